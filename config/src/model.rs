@@ -1,0 +1,284 @@
+//! The configuration sections. Every field has a default (see `watchpost.example.toml`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{Secret, SecretUrl};
+use crate::units;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening sockets of the HTTP API and web UI.
+    pub server: ServerConfig,
+    /// Where Watchpost keeps its files and its database.
+    pub storage: StorageConfig,
+    /// Stream hub defaults: on-demand lifecycle, reconnects, reader queues.
+    pub media: MediaConfig,
+    /// WebRTC (WHEP) egress addresses and ICE servers.
+    pub webrtc: WebRtcConfig,
+    /// Cameras declared in the file (`[[cameras]]`), before the device inventory exists.
+    pub cameras: Vec<CameraConfig>,
+    /// Log level and format.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTP API and web UI. Default `127.0.0.1:8080`: expose it deliberately.
+    #[serde(with = "units::socket_addr")]
+    pub http_listen: SocketAddr,
+    /// How long a shutdown waits for open requests and sessions before it closes them.
+    #[serde(with = "units::duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Directory for the embedded database and other state; created if missing.
+    pub data_dir: PathBuf,
+    /// Database URL. Empty (the default) means an embedded SQLite file
+    /// `<data_dir>/watchpost.db`; `postgres://user:password@host/db` for several nodes.
+    pub database_url: Option<SecretUrl>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> SecretUrl {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => SecretUrl::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("watchpost.db").display()
+            )),
+        }
+    }
+}
+
+/// `[media]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// `[media.on_demand]`: when sources start and stop.
+    pub on_demand: OnDemandConfig,
+    /// `[media.retry]`: reconnecting to a camera.
+    pub retry: RetryConfig,
+    /// `[media.reader]`: each viewer's queue.
+    pub reader: ReaderConfig,
+    /// `[media.gop_cache]`: the last group of pictures kept for instant start.
+    pub gop_cache: GopCacheConfig,
+}
+
+/// `[media.on_demand]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnDemandConfig {
+    /// How long a reader waits for a starting source before it is told the camera is
+    /// unavailable.
+    #[serde(with = "units::duration")]
+    pub start_timeout: Duration,
+    /// How long a source keeps running after its last reader left.
+    #[serde(with = "units::duration")]
+    pub linger: Duration,
+}
+
+impl Default for OnDemandConfig {
+    fn default() -> Self {
+        OnDemandConfig {
+            start_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[media.retry]`: exponential backoff with jitter between connection attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Delay before the first retry.
+    #[serde(with = "units::duration")]
+    pub initial_backoff: Duration,
+    /// Upper bound of the delay.
+    #[serde(with = "units::duration")]
+    pub max_backoff: Duration,
+    /// Random spread applied to each delay, as a fraction (0.2 = ±20 %).
+    pub jitter: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            jitter: 0.2,
+        }
+    }
+}
+
+/// `[media.reader]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReaderConfig {
+    /// Frames a reader may fall behind before it skips to the next key frame.
+    pub queue_frames: usize,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        ReaderConfig { queue_frames: 256 }
+    }
+}
+
+/// `[media.gop_cache]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GopCacheConfig {
+    /// Upper bound of the cached group of pictures per path; a longer GOP is not cached
+    /// (new readers then wait for the next key frame).
+    #[serde(with = "units::bytes")]
+    pub max_bytes: u64,
+}
+
+impl Default for GopCacheConfig {
+    fn default() -> Self {
+        GopCacheConfig {
+            max_bytes: 16 << 20,
+        }
+    }
+}
+
+/// `[webrtc]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebRtcConfig {
+    /// The one UDP socket all WebRTC sessions share.
+    #[serde(with = "units::socket_addr")]
+    pub udp_listen: SocketAddr,
+    /// ICE-TCP listener for clients whose UDP is blocked; empty to disable.
+    #[serde(with = "units::socket_addr::option")]
+    pub tcp_listen: Option<SocketAddr>,
+    /// Addresses announced to browsers as host candidates instead of the bound address
+    /// (behind NAT or in a container). Empty: announce the bound address.
+    pub advertised_addresses: Vec<IpAddr>,
+    /// STUN/TURN servers handed to clients.
+    pub ice_servers: Vec<IceServerConfig>,
+}
+
+impl Default for WebRtcConfig {
+    fn default() -> Self {
+        WebRtcConfig {
+            udp_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8189),
+            tcp_listen: None,
+            advertised_addresses: Vec::new(),
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+/// `[[webrtc.ice_servers]]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IceServerConfig {
+    /// `stun:host:port`, `turn:host:port?transport=udp`, `turns:...`.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<Secret>,
+}
+
+/// How RTP travels from a camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspTransport {
+    /// Interleaved in the RTSP TCP connection: robust through firewalls and NAT.
+    #[default]
+    Tcp,
+    /// Separate UDP ports: lower overhead on a clean LAN.
+    Udp,
+}
+
+/// `[[cameras]]`: a camera declared in the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Stable identifier, used in paths (`<name>/main`, `<name>/sub`): lowercase letters,
+    /// digits, `-` and `_`.
+    pub name: String,
+    /// Human label shown on the wall (`"Gas station — pump island 1"`).
+    #[serde(default)]
+    pub title: String,
+    /// Main (high-resolution) stream, `rtsp://` or `rtsps://`.
+    pub main_url: SecretUrl,
+    /// Sub (low-resolution) stream, if the camera has one.
+    #[serde(default)]
+    pub sub_url: Option<SecretUrl>,
+    /// RTSP user name (or put it in the URL).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// RTSP password (or put it in the URL).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// RTP transport from the camera.
+    #[serde(default)]
+    pub transport: RtspTransport,
+    /// Keep pulling even with no viewer (instant start, recording later).
+    #[serde(default)]
+    pub always_on: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (colours on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax: `info`, or `info,watchpost_media=debug`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}

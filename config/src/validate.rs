@@ -1,0 +1,276 @@
+//! Checks that types cannot express: ranges, URL schemes, unique names.
+
+use std::collections::HashSet;
+
+use crate::load::{ConfigError, Origin, Problem};
+use crate::{Config, SecretUrl};
+
+/// What a camera name may contain; it becomes part of stream paths and URLs.
+pub const CAMERA_NAME_RULE: &str =
+    "1 to 64 characters: lowercase letters, digits, '-' and '_', starting with a letter or digit";
+
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+impl Config {
+    /// Checks the whole configuration and lists every problem (not only the first).
+    ///
+    /// [`crate::load`] calls this already; call it yourself on a configuration built in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_keys().map_err(|issues| ConfigError {
+            problems: issues
+                .into_iter()
+                .map(|(key, message)| Problem {
+                    origin: Origin::Default,
+                    key,
+                    message,
+                })
+                .collect(),
+        })
+    }
+
+    /// The problems as (dotted key, message) pairs; the loader adds where each came from.
+    pub(crate) fn validate_keys(&self) -> Result<(), Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, message: String| out.push((key.to_owned(), message));
+
+        if self.server.shutdown_grace.as_secs() > 300 {
+            bad(
+                "server.shutdown_grace",
+                "must be at most 5m: a stuck shutdown delays a restart".into(),
+            );
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            bad("storage.data_dir", "must not be empty".into());
+        }
+        if let Some(url) = &self.storage.database_url {
+            let text = url.expose();
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|p| text.starts_with(p)) {
+                bad(
+                    "storage.database_url",
+                    format!(
+                        "expected a sqlite: or postgres:// URL, got {:?}",
+                        url.redacted()
+                    ),
+                );
+            }
+        }
+
+        let media = &self.media;
+        if media.on_demand.start_timeout.is_zero() {
+            bad(
+                "media.on_demand.start_timeout",
+                "must be longer than 0s".into(),
+            );
+        }
+        if media.retry.initial_backoff.is_zero() {
+            bad(
+                "media.retry.initial_backoff",
+                "must be longer than 0s: retrying in a tight loop floods the camera".into(),
+            );
+        }
+        if media.retry.max_backoff < media.retry.initial_backoff {
+            bad(
+                "media.retry.max_backoff",
+                "must not be shorter than media.retry.initial_backoff".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&media.retry.jitter) {
+            bad(
+                "media.retry.jitter",
+                format!(
+                    "expected a fraction from 0.0 up to (not including) 1.0, got {}",
+                    media.retry.jitter
+                ),
+            );
+        }
+        if !(8..=65_536).contains(&media.reader.queue_frames) {
+            bad(
+                "media.reader.queue_frames",
+                format!(
+                    "expected 8 to 65536 frames, got {}",
+                    media.reader.queue_frames
+                ),
+            );
+        }
+        if media.gop_cache.max_bytes > 1 << 30 {
+            bad("media.gop_cache.max_bytes", "must be at most 1GiB".into());
+        }
+
+        if let Some(tcp) = self.webrtc.tcp_listen
+            && tcp.port() != 0
+            && tcp == self.server.http_listen
+        {
+            bad(
+                "webrtc.tcp_listen",
+                "must differ from server.http_listen".into(),
+            );
+        }
+        for (i, server) in self.webrtc.ice_servers.iter().enumerate() {
+            let key = format!("webrtc.ice_servers[{i}]");
+            if server.urls.is_empty() {
+                bad(
+                    &format!("{key}.urls"),
+                    "must list at least one stun: or turn: URL".into(),
+                );
+            }
+            for url in &server.urls {
+                let is_turn = url.starts_with("turn:") || url.starts_with("turns:");
+                if !is_turn && !url.starts_with("stun:") && !url.starts_with("stuns:") {
+                    bad(
+                        &format!("{key}.urls"),
+                        format!(
+                            "expected a URL like \"stun:host:3478\" or \"turn:host:3478\", got {url:?}"
+                        ),
+                    );
+                }
+                if is_turn && (server.username.is_none() || server.credential.is_none()) {
+                    bad(&key, "a TURN server needs username and credential".into());
+                }
+            }
+        }
+
+        let mut names = HashSet::new();
+        for (i, camera) in self.cameras.iter().enumerate() {
+            let key = format!("cameras[{i}]");
+            if !valid_camera_name(&camera.name) {
+                bad(
+                    &format!("{key}.name"),
+                    format!(
+                        "{:?} is not a valid camera name: {CAMERA_NAME_RULE}",
+                        camera.name
+                    ),
+                );
+            } else if !names.insert(camera.name.as_str()) {
+                bad(
+                    &format!("{key}.name"),
+                    format!("camera name {:?} is used twice", camera.name),
+                );
+            }
+            let urls = [
+                ("main_url", Some(&camera.main_url)),
+                ("sub_url", camera.sub_url.as_ref()),
+            ];
+            for (field, url) in urls {
+                let Some(url) = url else { continue };
+                match check_rtsp_url(url) {
+                    Err(message) => bad(&format!("{key}.{field}"), message),
+                    Ok(has_user) if has_user && camera.username.is_some() => bad(
+                        &format!("{key}.{field}"),
+                        "credentials are given both in the URL and in username/password: use one"
+                            .into(),
+                    ),
+                    Ok(_) => {}
+                }
+            }
+            if camera.password.is_some() && camera.username.is_none() {
+                bad(
+                    &format!("{key}.password"),
+                    "a password needs a username".into(),
+                );
+            }
+        }
+
+        if let Err(message) = check_log_filter(&self.log.level) {
+            bad("log.level", message);
+        }
+
+        if out.is_empty() { Ok(()) } else { Err(out) }
+    }
+}
+
+fn valid_camera_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Checks scheme and host; returns whether the URL carries a user name.
+fn check_rtsp_url(url: &SecretUrl) -> Result<bool, String> {
+    let parsed = url::Url::parse(url.expose()).map_err(|e| {
+        format!(
+            "expected a URL like \"rtsp://192.0.2.10:554/stream1\", got {:?} ({e})",
+            url.redacted()
+        )
+    })?;
+    if !matches!(parsed.scheme(), "rtsp" | "rtsps") {
+        return Err(format!(
+            "expected an rtsp:// or rtsps:// URL, got scheme {:?}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{:?} has no host", url.redacted()));
+    }
+    Ok(!parsed.username().is_empty())
+}
+
+/// Accepts `level` or comma-separated `target=level` directives (tracing's syntax, without
+/// span filters).
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err(format!(
+            "must not be empty; one of {}",
+            LOG_LEVELS.join(", ")
+        ));
+    }
+    for directive in filter.split(',').map(str::trim) {
+        let (target, level) = match directive.split_once('=') {
+            Some((t, l)) => (Some(t.trim()), l.trim()),
+            None => (None, directive),
+        };
+        let target_ok = target.is_none_or(|t| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        });
+        let level_ok = LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str());
+        let is_bare_target = target.is_none()
+            && !level.is_empty()
+            && level
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && level.contains("::");
+        if !(is_bare_target || target_ok && level_ok) {
+            return Err(format!(
+                "expected a level ({}) or target=level directives, got {directive:?}",
+                LOG_LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_names() {
+        for ok in ["gas-station", "cam_01", "7eleven", "a"] {
+            assert!(valid_camera_name(ok), "{ok}");
+        }
+        for bad in ["", "-x", "Gas", "a b", "a/b", "ä", &"x".repeat(65)] {
+            assert!(!valid_camera_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn log_filters() {
+        for ok in [
+            "info",
+            "INFO",
+            "info,watchpost_media=debug",
+            "warn, tower_http=off",
+        ] {
+            assert!(check_log_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "loud", "info,=debug", "x=verbose"] {
+            assert!(check_log_filter(bad).is_err(), "{bad}");
+        }
+    }
+}
