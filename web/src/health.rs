@@ -1,0 +1,53 @@
+//! `/healthz` and the read-only configuration views.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState, VERSION};
+
+/// `GET /healthz`: 200 when the server and its database answer, 503 otherwise.
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": VERSION,
+        "uptime_s": state.started.elapsed().as_secs(),
+        "database": state.db.kind(),
+    })))
+}
+
+/// A configured camera as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct CameraView {
+    name: String,
+    title: String,
+    /// Redacted: the password never leaves the server.
+    main_url: String,
+    sub_url: Option<String>,
+    transport: watchpost_config::RtspTransport,
+    always_on: bool,
+}
+
+/// `GET /api/v1/cameras`: the cameras declared in the configuration, URLs redacted.
+pub(crate) async fn cameras(State(state): State<AppState>) -> Json<Vec<CameraView>> {
+    let views = state
+        .config
+        .cameras
+        .iter()
+        .map(|c| CameraView {
+            name: c.name.clone(),
+            title: c.title.clone(),
+            main_url: c.main_url.redacted(),
+            sub_url: c.sub_url.as_ref().map(|u| u.redacted()),
+            transport: c.transport,
+            always_on: c.always_on,
+        })
+        .collect();
+    Json(views)
+}

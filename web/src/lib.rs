@@ -1,0 +1,67 @@
+//! Watchpost's HTTP face and composition root.
+//!
+//! [`app`] builds the axum [`Router`] from an [`AppState`]; it needs no socket, so tests
+//! call it with `tower::ServiceExt::oneshot`. [`serve`] binds the configured address and
+//! runs the app until a shutdown signal. Errors reach HTTP through [`ApiError`] only.
+
+pub mod demo;
+mod error;
+mod health;
+pub mod logging;
+mod serve;
+mod signal;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::get;
+use watchpost_command::Database;
+use watchpost_config::Config;
+
+pub use error::ApiError;
+pub use serve::{Server, serve};
+pub use signal::shutdown_signal;
+
+/// The version of this build, as `--version` and `/healthz` report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The validated configuration in force.
+    pub config: Arc<Config>,
+    /// The command database.
+    pub db: Database,
+    /// When the server started (for uptime).
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Wraps an already opened database and a validated configuration.
+    pub fn new(config: Config, db: Database) -> AppState {
+        AppState {
+            config: Arc::new(config),
+            db,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The whole HTTP application: health, API and web UI.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ui_index))
+        .route("/healthz", get(health::healthz))
+        .nest("/api/v1", api_router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+}
+
+fn api_router() -> Router<AppState> {
+    Router::new().route("/cameras", get(health::cameras))
+}
+
+async fn ui_index() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("ui/index.html"))
+}

@@ -1,0 +1,92 @@
+//! Running the server: bind, serve until a shutdown signal, drain, close.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use watchpost_command::Database;
+use watchpost_config::Config;
+
+use crate::{AppState, app};
+
+/// A server that is bound and ready to run.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the database (creating the data directory) and binds the HTTP address.
+    ///
+    /// Fails with context naming the address or database when either is unavailable.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.storage.data_dir.display()
+            )
+        })?;
+        let db = Database::connect(&config.storage.effective_database_url()).await?;
+        let addr = config.server.http_listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (server.http_listen)"))?;
+        Ok(Server {
+            listener,
+            state: AppState::new(config, db),
+        })
+    }
+
+    /// The bound HTTP address (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets open requests finish
+    /// for up to `server.shutdown_grace`, and closes the database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Server { listener, state } = self;
+        let grace = state.config.server.shutdown_grace;
+        let db = state.db.clone();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(());
+        });
+        let serving = tokio::spawn(async move { server.await });
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => result.context("server task failed")??,
+            _ = stop_rx => {
+                tracing::info!(grace_s = grace.as_secs_f64(), "shutting down");
+                match tokio::time::timeout(grace, &mut serving).await {
+                    Ok(result) => result.context("server task failed")??,
+                    Err(_) => {
+                        tracing::warn!("open connections outlived the shutdown grace; closing them");
+                        serving.abort();
+                    }
+                }
+            }
+        }
+        db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Binds and serves `config` until `shutdown` resolves. See [`Server`].
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    tracing::info!(http = %server.local_addr(), "listening");
+    server.run(shutdown).await
+}
