@@ -1,0 +1,87 @@
+//! Debian packages the demo and the tests need, installed when missing.
+
+use std::process::Command;
+
+use crate::{Result, run};
+
+/// Building and running the camera simulator: GStreamer with its RTSP server and the
+/// H.264/H.265/AAC/G.711 encoders, and a font for the burnt-in clock and camera name.
+pub const DEMO: &[&str] = &[
+    "pkg-config",
+    "libgstreamer1.0-dev",
+    "libgstreamer-plugins-base1.0-dev",
+    "libgstrtspserver-1.0-dev",
+    "gstreamer1.0-tools",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-plugins-ugly",
+    "gstreamer1.0-libav",
+    "gstreamer1.0-rtsp",
+    "fonts-dejavu-core",
+];
+
+/// Everything: the demo's packages plus the tests' real peers (FFmpeg's ffprobe/ffmpeg as
+/// RTSP clients, a PostgreSQL server for machines that do not run one).
+pub const ALL: &[&str] = &[
+    "pkg-config",
+    "libgstreamer1.0-dev",
+    "libgstreamer-plugins-base1.0-dev",
+    "libgstrtspserver-1.0-dev",
+    "gstreamer1.0-tools",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-plugins-ugly",
+    "gstreamer1.0-libav",
+    "gstreamer1.0-rtsp",
+    "fonts-dejavu-core",
+    "ffmpeg",
+    "postgresql",
+    "iproute2",
+];
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Abbrev}", package])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"ii"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs the missing packages with apt-get as root; otherwise prints the exact command.
+pub fn ensure(packages: &[&str]) -> Result {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "xtask: not a Debian system; make sure these are installed: {}",
+            packages.join(" ")
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "missing system packages; install them with:\n  sudo apt-get update && sudo apt-get install -y {}",
+            missing.join(" ")
+        ));
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    run(Command::new("apt-get").args(["-q", "-o", "DPkg::Lock::Timeout=600", "update"]))?;
+    run(Command::new("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600"])
+        .args(&missing))
+}
