@@ -1,0 +1,392 @@
+//! A path's stream: tracks, the cached GOP, the reader queues and the counters. Shared by
+//! the path task (through [`StreamWriter`]), the readers and the registry (for stats).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::watch;
+use tokio::time::{Duration, Instant};
+
+use super::PathName;
+use super::reader::{ReaderEvent, ReaderSlot};
+use super::stats::{ErrorStats, PathStats, TrackStats};
+use crate::frame::{Frame, MediaKind, Track};
+use crate::ingest::{FrameSink, SourceError, SourceWarning};
+
+/// Where a path is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathState {
+    /// No source running (no reader, not `always_on`).
+    Idle,
+    /// The first connection attempt is under way.
+    Starting,
+    /// Connected; frames flow.
+    Ready,
+    /// The last attempt failed or the connection was lost; the next attempt waits for the
+    /// backoff delay.
+    Retrying {
+        /// The error that ended the last attempt.
+        last_error: SourceError,
+        /// Failed attempts in a row.
+        attempt: u32,
+    },
+}
+
+impl PathState {
+    /// `idle`, `starting`, `ready` or `retrying`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PathState::Idle => "idle",
+            PathState::Starting => "starting",
+            PathState::Ready => "ready",
+            PathState::Retrying { .. } => "retrying",
+        }
+    }
+}
+
+/// How far back the input bitrate and frame rate are averaged.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// Minimum spacing of rate samples.
+const RATE_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+pub(crate) struct StreamShared {
+    pub(crate) name: PathName,
+    source: String,
+    always_on: bool,
+    reader_capacity: usize,
+    gop_max_bytes: u64,
+    inner: Mutex<Inner>,
+    state: watch::Sender<PathState>,
+    /// Number of attached readers; the path task watches it for on-demand start/stop.
+    pub(crate) demand: watch::Sender<usize>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tracks: Option<Arc<[Track]>>,
+    /// Index of the video track that key frames and the GOP follow (the first video track).
+    lead_video: Option<usize>,
+    gop: Gop,
+    readers: Vec<Arc<ReaderSlot>>,
+    closed: bool,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Gop {
+    frames: Vec<Frame>,
+    bytes: u64,
+    /// The cache holds a key frame and everything after it.
+    valid: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    frames_in: u64,
+    bytes_in: u64,
+    drops: u64,
+    reconnects: u64,
+    warnings: u64,
+    errors: BTreeMap<&'static str, u64>,
+    last_error: Option<(SourceError, Instant)>,
+    last_key_frame: Option<Instant>,
+    ready_since: Option<Instant>,
+    rate_samples: VecDeque<(Instant, u64, u64)>,
+}
+
+impl StreamShared {
+    pub(crate) fn new(
+        name: PathName,
+        source: String,
+        always_on: bool,
+        reader_capacity: usize,
+        gop_max_bytes: u64,
+    ) -> StreamShared {
+        StreamShared {
+            name,
+            source,
+            always_on,
+            reader_capacity,
+            gop_max_bytes,
+            inner: Mutex::default(),
+            state: watch::channel(PathState::Idle).0,
+            demand: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent-enough media state; keep going.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn subscribe_state(&self) -> watch::Receiver<PathState> {
+        self.state.subscribe()
+    }
+
+    pub(crate) fn set_state(&self, state: PathState) {
+        self.state.send_replace(state);
+    }
+
+    /// Registers a reader. On a ready path its queue starts with the tracks and the cached
+    /// GOP, so its first frame is the last key frame — no wait for the camera's next IDR.
+    pub(crate) fn attach(&self) -> Option<Arc<ReaderSlot>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return None;
+        }
+        let slot = Arc::new(ReaderSlot::new(self.reader_capacity));
+        if let Some(tracks) = &inner.tracks {
+            slot.push_event(ReaderEvent::Tracks(tracks.clone()));
+            if inner.gop.valid {
+                for (i, frame) in inner.gop.frames.iter().enumerate() {
+                    slot.push_frame(frame, i == 0);
+                }
+            }
+        }
+        inner.readers.push(slot.clone());
+        drop(inner);
+        self.demand.send_modify(|n| *n += 1);
+        Some(slot)
+    }
+
+    pub(crate) fn detach(&self, slot: &Arc<ReaderSlot>) {
+        let mut inner = self.lock();
+        let before = inner.readers.len();
+        inner.readers.retain(|s| !Arc::ptr_eq(s, slot));
+        let removed = before != inner.readers.len();
+        drop(inner);
+        if removed {
+            self.demand.send_modify(|n| *n = n.saturating_sub(1));
+        }
+    }
+
+    /// The connection ended (or never came up). Readers are told about the discontinuity
+    /// and will restart at the next connection's first key frame.
+    pub(crate) fn connection_ended(&self, error: &SourceError, was_ready: bool) {
+        let mut inner = self.lock();
+        *inner
+            .counters
+            .errors
+            .entry(error.kind.as_str())
+            .or_default() += 1;
+        inner.counters.last_error = Some((error.clone(), Instant::now()));
+        inner.counters.ready_since = None;
+        if was_ready {
+            inner.tracks = None;
+            inner.gop = Gop::default();
+            for slot in &inner.readers {
+                slot.discontinuity(error.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn count_reconnect(&self) {
+        self.lock().counters.reconnects += 1;
+    }
+
+    /// The source stopped for lack of readers (or shutdown): forget its media.
+    pub(crate) fn stopped(&self) {
+        let mut inner = self.lock();
+        inner.tracks = None;
+        inner.gop = Gop::default();
+        inner.counters.ready_since = None;
+        inner.counters.rate_samples.clear();
+    }
+
+    /// The path is gone: wake every reader with end-of-stream.
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        for slot in inner.readers.drain(..) {
+            slot.close();
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PathStats {
+        let state = self.state.borrow().clone();
+        let inner = self.lock();
+        let now = Instant::now();
+        let c = &inner.counters;
+        let (bitrate_in_bps, fps_in) = match (c.rate_samples.front(), state == PathState::Ready) {
+            (Some(&(t0, bytes0, frames0)), true) if now > t0 => {
+                let secs = (now - t0).as_secs_f64().max(0.001);
+                (
+                    ((c.bytes_in - bytes0) as f64 * 8.0 / secs) as u64,
+                    (c.frames_in - frames0) as f64 / secs,
+                )
+            }
+            _ => (0, 0.0),
+        };
+        PathStats {
+            name: self.name.to_string(),
+            source: self.source.clone(),
+            always_on: self.always_on,
+            state: state.name(),
+            attempt: match &state {
+                PathState::Retrying { attempt, .. } => *attempt,
+                _ => 0,
+            },
+            last_error: c.last_error.as_ref().map(|(e, at)| ErrorStats {
+                kind: e.kind.as_str(),
+                message: e.message.clone(),
+                age_ms: (now - *at).as_millis() as u64,
+            }),
+            tracks: inner
+                .tracks
+                .iter()
+                .flat_map(|t| t.iter())
+                .map(TrackStats::from_track)
+                .collect(),
+            bitrate_in_bps,
+            fps_in: (fps_in * 10.0).round() / 10.0,
+            readers: inner.readers.len(),
+            frames_in: c.frames_in,
+            bytes_in: c.bytes_in,
+            drops: c.drops,
+            reconnects: c.reconnects,
+            warnings: c.warnings,
+            errors: c
+                .errors
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            last_key_frame_age_ms: c
+                .last_key_frame
+                .filter(|_| state == PathState::Ready)
+                .map(|t| (now - t).as_millis() as u64),
+            ready_for_ms: c.ready_since.map(|t| (now - t).as_millis() as u64),
+        }
+    }
+}
+
+/// The source's side of a stream for one connection. Never waits for a reader.
+pub(crate) struct StreamWriter {
+    stream: Arc<StreamShared>,
+    /// Tracks were announced on this connection.
+    pub(crate) ready: bool,
+    warnings_logged_at: Option<Instant>,
+    warnings_unlogged: u64,
+}
+
+/// At most one warning log line per path per this interval; the rest are counted.
+const WARNING_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+impl StreamWriter {
+    pub(crate) fn new(stream: Arc<StreamShared>) -> StreamWriter {
+        StreamWriter {
+            stream,
+            ready: false,
+            warnings_logged_at: None,
+            warnings_unlogged: 0,
+        }
+    }
+}
+
+impl FrameSink for StreamWriter {
+    fn tracks(&mut self, tracks: Vec<Track>) {
+        let tracks: Arc<[Track]> = tracks.into();
+        let lead_video = tracks.iter().position(|t| t.kind == MediaKind::Video);
+        let summary: Vec<String> = tracks
+            .iter()
+            .map(|t| {
+                t.params
+                    .as_ref()
+                    .map_or_else(|| "unknown".to_owned(), |p| p.name().to_owned())
+            })
+            .collect();
+        {
+            let mut inner = self.stream.lock();
+            inner.tracks = Some(tracks.clone());
+            inner.lead_video = lead_video;
+            inner.gop = Gop::default();
+            inner.counters.ready_since = Some(Instant::now());
+            inner.counters.rate_samples.clear();
+            for slot in &inner.readers {
+                slot.push_event(ReaderEvent::Tracks(tracks.clone()));
+            }
+        }
+        self.ready = true;
+        tracing::info!(tracks = ?summary, "source ready");
+        self.stream.set_state(PathState::Ready);
+    }
+
+    fn frame(&mut self, frame: Frame) {
+        let mut guard = self.stream.lock();
+        let inner = &mut *guard;
+        let len = frame.data.len() as u64;
+        let now = frame.received;
+        let c = &mut inner.counters;
+        c.frames_in += 1;
+        c.bytes_in += len;
+        if c.rate_samples
+            .back()
+            .is_none_or(|(t, _, _)| now.saturating_duration_since(*t) >= RATE_SAMPLE_EVERY)
+        {
+            c.rate_samples.push_back((now, c.bytes_in, c.frames_in));
+            while c
+                .rate_samples
+                .front()
+                .is_some_and(|(t, _, _)| now.saturating_duration_since(*t) > RATE_WINDOW)
+            {
+                c.rate_samples.pop_front();
+            }
+        }
+
+        if let Some(params) = &frame.new_params
+            && let Some(tracks) = &inner.tracks
+            && frame.track < tracks.len()
+        {
+            let mut updated: Vec<Track> = tracks.to_vec();
+            updated[frame.track].params = Some(params.clone());
+            inner.tracks = Some(updated.into());
+            tracing::info!(track = frame.track, codec = params.name(), dimensions = ?params.dimensions(), "codec parameters changed");
+        }
+
+        let starts_gop = match inner.lead_video {
+            Some(v) => frame.track == v && frame.key,
+            None => true,
+        };
+        if starts_gop && inner.lead_video.is_some() {
+            c.last_key_frame = Some(now);
+            inner.gop.frames.clear();
+            inner.gop.bytes = 0;
+            inner.gop.valid = true;
+        }
+        if inner.gop.valid {
+            if inner.gop.bytes + len > self.stream.gop_max_bytes
+                || inner.gop.frames.len() >= self.stream.reader_capacity
+            {
+                // Too long to replay to a new reader: it will wait for the next key frame.
+                inner.gop = Gop::default();
+            } else {
+                inner.gop.bytes += len;
+                inner.gop.frames.push(frame.clone());
+            }
+        }
+
+        let mut dropped = 0;
+        for slot in &inner.readers {
+            dropped += slot.push_frame(&frame, starts_gop);
+        }
+        inner.counters.drops += dropped;
+    }
+
+    fn warning(&mut self, warning: SourceWarning) {
+        self.stream.lock().counters.warnings += 1;
+        let now = Instant::now();
+        let due = self
+            .warnings_logged_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= WARNING_LOG_INTERVAL);
+        if due {
+            tracing::warn!(
+                ?warning,
+                suppressed = self.warnings_unlogged,
+                "source warning"
+            );
+            self.warnings_logged_at = Some(now);
+            self.warnings_unlogged = 0;
+        } else {
+            self.warnings_unlogged += 1;
+        }
+    }
+}
