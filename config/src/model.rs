@@ -251,6 +251,101 @@ pub struct CameraConfig {
     /// Keep pulling even with no viewer (instant start, recording later).
     #[serde(default)]
     pub always_on: bool,
+    /// Workarounds for this camera's RTSP quirks (see [`CameraPolicy`]); none by default.
+    #[serde(default)]
+    pub policies: Vec<CameraPolicy>,
+}
+
+/// A named workaround for a camera whose RTSP server deviates from the standards.
+///
+/// Cameras are listed with `policies = ["use-first-session-id", ...]`; the default (no
+/// policy) suits standard-conforming cameras and is what the simulator needs. Each policy
+/// says which symptom it cures and which option of the RTSP client (`retina`) it sets. When
+/// two policies set the same option, the more lenient one wins: `never-teardown` over
+/// `always-teardown`, `ignore-rtp-info-timestamps` over `permissive-rtp-info-timestamps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CameraPolicy {
+    /// `ignore-rtp-info-timestamps`: the camera's `PLAY` answer carries a wrong `rtptime`
+    /// in `RTP-Info` (audio and video then start far apart), or none at all while the
+    /// stream has several tracks (the connection fails at `PLAY` with "Expected rtptime on
+    /// PLAY"; seen on some Vstarcam models). Every track's timeline then starts at its
+    /// first packet. Sets `InitialTimestampPolicy::Ignore`.
+    IgnoreRtpInfoTimestamps,
+    /// `permissive-rtp-info-timestamps`: like `ignore-rtp-info-timestamps`, but still uses
+    /// `rtptime` when the camera sends it for every track; for cameras that only sometimes
+    /// leave it out. Sets `InitialTimestampPolicy::Permissive`.
+    PermissiveRtpInfoTimestamps,
+    /// `ignore-rtp-info-seq`: the camera announces an initial sequence number in
+    /// `RTP-Info` that its first RTP packet does not have, which shows up as a burst of
+    /// "packet loss" right after connecting or, over TCP, as a fatal "out-of-order packet
+    /// or large loss". (The fixed values `seq=0` and `seq=1` some cameras send — e.g.
+    /// Hikvision DS-2CD2032-I, Tapo C320WS — are already ignored without this policy.)
+    /// Sets `InitialSequenceNumberPolicy::Ignore`.
+    IgnoreRtpInfoSeq,
+    /// `process-unknown-rtcp-ssrc`: the camera's RTCP sender reports carry an SSRC that
+    /// differs from its RTP packets' and its `SETUP` answer names none; the stream then
+    /// fails right after `PLAY` with "wrong ssrc" because the RTCP SSRC was learnt first.
+    /// RTCP is then never used to learn the SSRC. Sets
+    /// `UnknownRtcpSsrcPolicy::ProcessPackets`.
+    ProcessUnknownRtcpSsrc,
+    /// `use-first-session-id`: the camera answers each `SETUP` of a multi-track stream
+    /// with a different `Session` id, and the second `SETUP` fails with "session id
+    /// changed". The first id is kept for the whole session. Sets
+    /// `SessionIdPolicy::UseFirst`.
+    UseFirstSessionId,
+    /// `never-teardown`: the camera misbehaves on `TEARDOWN` (stalls, drops its other
+    /// viewers or reboots). Stopping a stream then only closes the connection and lets the
+    /// camera expire the session. Sets `TeardownPolicy::Never`.
+    NeverTeardown,
+    /// `always-teardown`: the camera keeps a session (and keeps sending) after its RTSP
+    /// connection closed, so a reconnecting server runs out of the camera's session slots
+    /// (`453 Not Enough Bandwidth`) — the stale-session bug of live555 before 2017.06.04,
+    /// found in e.g. older Reolink firmware; retina recognises the SDP `tool` of those
+    /// versions by itself, this forces the behaviour for cameras that hide it. `TEARDOWN`
+    /// is retried in the background until it succeeds or the session expires. Sets
+    /// `TeardownPolicy::Always`.
+    AlwaysTeardown,
+    /// `strict-timestamps`: the camera's RTP clock sometimes jumps (backwards, or more than
+    /// 10 s forwards, e.g. after it resynchronises its clock). The connection then fails
+    /// with a protocol error, and reconnects on a fresh timeline, instead of delivering
+    /// frames with absurd timestamps. Not for streams with B-frames, whose timestamps go
+    /// backwards by design. Sets `PlayOptions::enforce_timestamps_with_max_jump_secs(10)`.
+    StrictTimestamps,
+}
+
+impl CameraPolicy {
+    /// Every policy, in declaration order.
+    pub const ALL: [CameraPolicy; 8] = [
+        CameraPolicy::IgnoreRtpInfoTimestamps,
+        CameraPolicy::PermissiveRtpInfoTimestamps,
+        CameraPolicy::IgnoreRtpInfoSeq,
+        CameraPolicy::ProcessUnknownRtcpSsrc,
+        CameraPolicy::UseFirstSessionId,
+        CameraPolicy::NeverTeardown,
+        CameraPolicy::AlwaysTeardown,
+        CameraPolicy::StrictTimestamps,
+    ];
+
+    /// The name used in configuration files, e.g. `"use-first-session-id"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraPolicy::IgnoreRtpInfoTimestamps => "ignore-rtp-info-timestamps",
+            CameraPolicy::PermissiveRtpInfoTimestamps => "permissive-rtp-info-timestamps",
+            CameraPolicy::IgnoreRtpInfoSeq => "ignore-rtp-info-seq",
+            CameraPolicy::ProcessUnknownRtcpSsrc => "process-unknown-rtcp-ssrc",
+            CameraPolicy::UseFirstSessionId => "use-first-session-id",
+            CameraPolicy::NeverTeardown => "never-teardown",
+            CameraPolicy::AlwaysTeardown => "always-teardown",
+            CameraPolicy::StrictTimestamps => "strict-timestamps",
+        }
+    }
+}
+
+impl std::fmt::Display for CameraPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Log output format.

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use watchpost_config::{
-    CameraConfig, Config, ConfigError, IceServerConfig, Origin, RtspTransport, Secret, SecretUrl,
-    load_with_env,
+    CameraConfig, CameraPolicy, Config, ConfigError, IceServerConfig, Origin, RtspTransport,
+    Secret, SecretUrl, load_with_env,
 };
 
 fn example_path() -> PathBuf {
@@ -48,6 +48,7 @@ fn example_camera() -> CameraConfig {
         password: Some(Secret::new("change-me")),
         transport: RtspTransport::Tcp,
         always_on: false,
+        policies: Vec::new(),
     }
 }
 
@@ -419,4 +420,42 @@ impl std::io::Write for BufWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+#[test]
+fn camera_policies_parse_by_name_and_unknown_ones_are_errors() {
+    let names: Vec<String> = CameraPolicy::ALL
+        .iter()
+        .map(|p| format!("{:?}", p.as_str()))
+        .collect();
+    let text = format!(
+        "[[cameras]]\nname = \"c\"\nmain_url = \"rtsp://h/x\"\npolicies = [{}]\n",
+        names.join(", ")
+    );
+    let config = load_text(&text, &[]).unwrap();
+    assert_eq!(config.cameras[0].policies, CameraPolicy::ALL);
+    for policy in CameraPolicy::ALL {
+        assert_eq!(policy.to_string(), policy.as_str());
+        assert_eq!(
+            serde_json::to_value(policy).unwrap(),
+            serde_json::Value::from(policy.as_str())
+        );
+    }
+
+    let default = load_text(
+        "[[cameras]]\nname = \"c\"\nmain_url = \"rtsp://h/x\"\n",
+        &[],
+    );
+    assert!(default.unwrap().cameras[0].policies.is_empty());
+
+    let (origin, key, message) = one_problem(load_text(
+        "[[cameras]]\nname = \"c\"\nmain_url = \"rtsp://h/x\"\npolicies = [\"reboot-often\"]\n",
+        &[],
+    ));
+    assert!(matches!(origin, Origin::File(_)), "{origin:?}");
+    assert!(key.starts_with("cameras[0].policies"), "{key}");
+    assert!(
+        message.contains("reboot-often") && message.contains("use-first-session-id"),
+        "{message}"
+    );
 }

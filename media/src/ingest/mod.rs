@@ -11,6 +11,11 @@ use futures_util::future::BoxFuture;
 
 use crate::frame::{Frame, Track};
 
+mod policy;
+pub mod rtsp;
+
+pub use rtsp::{RtspSource, RtspSourceSpec};
+
 /// Receives what a source produces during one connection. Implemented by the hub's stream
 /// writer; methods never block or wait for readers.
 pub trait FrameSink: Send {
