@@ -17,6 +17,8 @@
 //!
 //! This crate depends only on `watchpost-config`; cameras reach it as stream URIs.
 
+pub mod cameras;
+pub mod codec;
 pub mod frame;
 pub mod hub;
 pub mod ingest;

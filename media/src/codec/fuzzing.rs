@@ -1,0 +1,73 @@
+//! The body of the `annexb_h264_sps` fuzz target (`fuzz/fuzz_targets/`), shared with the
+//! unit test that replays the fuzz corpus, so both run exactly the same checks.
+//!
+//! Not part of the media API: it panics when a parser breaks one of its own invariants,
+//! which is what a fuzzer looks for.
+
+use bytes::Bytes;
+
+use super::bits::{BitReader, rbsp_from_ebsp};
+use super::{annexb, h264, h265};
+
+/// Splits `data` into Annex B NAL units and parses every unit as an H.264 SPS, an H.265
+/// SPS, NAL headers and a slice header; then `data` as one bare NAL unit; then as a raw
+/// Exp-Golomb stream. Panics if an invariant of the parsers does not hold.
+pub fn annexb_h264_sps(data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+    let shared: Vec<Bytes> = annexb::nal_units_bytes(&bytes).collect();
+    let mut count = 0;
+    for (i, nal) in annexb::nal_units(data).enumerate() {
+        assert!(!nal.is_empty(), "empty NAL unit yielded");
+        assert_ne!(nal.last(), Some(&0), "trailing zero kept");
+        assert!(
+            !nal.windows(3).any(|w| w == [0, 0, 1]),
+            "start code inside a NAL unit"
+        );
+        assert_eq!(
+            shared.get(i).map(|b| &b[..]),
+            Some(nal),
+            "slice/Bytes mismatch"
+        );
+        count += 1;
+        parse_all(nal);
+    }
+    assert_eq!(count, shared.len());
+    parse_all(data);
+
+    let rbsp = rbsp_from_ebsp(data);
+    assert!(rbsp.len() <= data.len());
+    let mut r = BitReader::new(&rbsp, "fuzz");
+    while r.bits_left() > 0 {
+        let before = r.bits_left();
+        if r.ue("x").is_err() {
+            break;
+        }
+        assert!(r.bits_left() < before, "ue(v) consumed nothing");
+    }
+}
+
+fn parse_all(nal: &[u8]) {
+    if let Ok(sps) = h264::Sps::parse(nal) {
+        assert!(sps.width > 0 && sps.width <= sps.coded_width);
+        assert!(sps.height > 0 && sps.height <= sps.coded_height);
+        assert!(sps.coded_width.is_multiple_of(16) && sps.coded_height.is_multiple_of(16));
+        assert!((8..=14).contains(&sps.bit_depth_luma));
+        let codec = sps.rfc6381();
+        assert!(codec.starts_with("avc1.") && codec.len() == 11, "{codec}");
+        let _ = (
+            sps.may_have_b_frames(),
+            sps.frame_rate(),
+            sps.profile_name(),
+        );
+    }
+    if let Ok(sps) = h265::Sps::parse(nal) {
+        assert!(sps.width > 0 && sps.width <= sps.coded_width);
+        assert!(sps.height > 0 && sps.height <= sps.coded_height);
+        let codec = sps.rfc6381();
+        assert!(codec.starts_with("hvc1.") && codec.bytes().all(|b| b.is_ascii_graphic()));
+        let _ = (sps.may_have_b_frames(), sps.profile_name());
+    }
+    let _ = h264::slice_type(nal);
+    let _ = (h264::NalHeader::parse(nal), h265::NalHeader::parse(nal));
+    let _ = (h264::contains_idr(nal), h265::contains_irap(nal));
+}
