@@ -113,6 +113,19 @@ impl CodecParams {
         }
     }
 
+    /// For H.264: whether the stream may contain B-frames (pictures sent before pictures
+    /// they are displayed after), which browsers' WebRTC decoders reject. `None` for other
+    /// codecs or an SPS that cannot be parsed. See
+    /// [`Sps::may_have_b_frames`](crate::codec::h264::Sps::may_have_b_frames).
+    pub fn may_have_b_frames(&self) -> Option<bool> {
+        match self {
+            CodecParams::H264 { sps, .. } => crate::codec::h264::Sps::parse(sps)
+                .ok()
+                .map(|sps| sps.may_have_b_frames()),
+            _ => None,
+        }
+    }
+
     /// Samples per second and channels, for audio.
     pub fn audio_format(&self) -> Option<(u32, u16)> {
         match self {

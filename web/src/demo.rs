@@ -117,6 +117,7 @@ async fn read_cameras(child: &mut Child) -> anyhow::Result<Vec<CameraConfig>> {
             password: parsed.password.map(Secret::new),
             transport: RtspTransport::Tcp,
             always_on: false,
+            policies: Vec::new(),
         });
     }
     let status = child.wait().await?;

@@ -12,9 +12,18 @@ use serde::Serialize;
 /// An error as the API reports it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400: the request is malformed; the message says how.
+    #[error("bad request: {0}")]
+    BadRequest(String),
     /// 404: the route or object does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// 409: the request conflicts with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 504: a camera did not start in time; the message (no credentials) says why.
+    #[error("camera not ready: {0}")]
+    CameraTimeout(String),
     /// 503: a dependency (the database) is down; the client should retry after a while.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -35,7 +44,12 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match &self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.as_str()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.as_str()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::CameraTimeout(m) => {
+                (StatusCode::GATEWAY_TIMEOUT, "camera_timeout", m.as_str())
+            }
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -58,11 +72,29 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response
+    }
+}
+
+impl From<watchpost_media::hub::HubError> for ApiError {
+    fn from(err: watchpost_media::hub::HubError) -> Self {
+        use watchpost_media::hub::HubError;
+        // Hub errors are written for operators: they name the path and never carry
+        // credentials (sources redact their URLs), so their text is safe to return.
+        match err {
+            HubError::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            HubError::InvalidPath { .. } => ApiError::BadRequest(err.to_string()),
+            HubError::Exists { .. } => ApiError::Conflict(err.to_string()),
+            HubError::StartTimeout { .. } => ApiError::CameraTimeout(err.to_string()),
+            HubError::Closed => ApiError::Unavailable(err.to_string()),
+        }
     }
 }

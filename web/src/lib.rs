@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 mod health;
 pub mod logging;
+mod paths;
 mod serve;
 mod signal;
 
@@ -18,6 +19,7 @@ use axum::Router;
 use axum::routing::get;
 use watchpost_command::Database;
 use watchpost_config::Config;
+use watchpost_media::hub::HubHandle;
 
 pub use error::ApiError;
 pub use serve::{Server, serve};
@@ -33,16 +35,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The command database.
     pub db: Database,
+    /// The stream hub (camera paths, readers, statistics).
+    pub hub: HubHandle,
     /// When the server started (for uptime).
     pub started: Instant,
 }
 
 impl AppState {
-    /// Wraps an already opened database and a validated configuration.
-    pub fn new(config: Config, db: Database) -> AppState {
+    /// Wraps a validated configuration, an opened database and a running hub.
+    pub fn new(config: Config, db: Database, hub: HubHandle) -> AppState {
         AppState {
             config: Arc::new(config),
             db,
+            hub,
             started: Instant::now(),
         }
     }
@@ -59,7 +64,10 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn api_router() -> Router<AppState> {
-    Router::new().route("/cameras", get(health::cameras))
+    Router::new()
+        .route("/cameras", get(health::cameras))
+        .route("/paths", get(paths::list))
+        .route("/paths/{*name}", get(paths::one))
 }
 
 async fn ui_index() -> axum::response::Html<&'static str> {

@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use watchpost_config::LogFormat;
 
-/// Installs the global `tracing` subscriber writing to stderr.
+/// Installs the global `tracing` subscriber writing to stderr. Libraries that log through
+/// the `log` crate (retina, sqlx) are bridged into it.
 ///
 /// `filter` uses tracing's syntax (`info,watchpost_media=debug`); `RUST_LOG`, when set,
 /// takes precedence so an operator can raise verbosity without editing the file.

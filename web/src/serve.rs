@@ -7,6 +7,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use watchpost_command::Database;
 use watchpost_config::Config;
+use watchpost_media::hub::{Hub, HubConfig};
 
 use crate::{AppState, app};
 
@@ -18,7 +19,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database (creating the data directory) and binds the HTTP address.
+    /// Opens the database (creating the data directory), starts the stream hub with a path
+    /// per configured camera stream (idle until a reader comes) and binds the HTTP address.
     ///
     /// Fails with context naming the address or database when either is unavailable.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
@@ -29,13 +31,15 @@ impl Server {
             )
         })?;
         let db = Database::connect(&config.storage.effective_database_url()).await?;
+        let paths = watchpost_media::cameras::camera_paths(&config.cameras)?;
+        let hub = Hub::spawn(HubConfig::from_config(&config.media), paths)?;
         let addr = config.server.http_listen;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (server.http_listen)"))?;
         Ok(Server {
             listener,
-            state: AppState::new(config, db),
+            state: AppState::new(config, db, hub),
         })
     }
 
@@ -47,7 +51,8 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets open requests finish
-    /// for up to `server.shutdown_grace`, and closes the database.
+    /// for up to `server.shutdown_grace`, stops every camera stream (TEARDOWN) and closes
+    /// the database.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -55,6 +60,7 @@ impl Server {
         let Server { listener, state } = self;
         let grace = state.config.server.shutdown_grace;
         let db = state.db.clone();
+        let hub = state.hub.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
             shutdown.await;
@@ -75,6 +81,7 @@ impl Server {
                 }
             }
         }
+        hub.shutdown().await;
         db.close().await;
         tracing::info!("stopped");
         Ok(())

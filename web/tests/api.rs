@@ -7,6 +7,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use watchpost_command::Database;
 use watchpost_config::{CameraConfig, Config, RtspTransport, Secret, SecretUrl};
+use watchpost_media::hub::{Hub, HubConfig};
 use watchpost_web::{AppState, app};
 
 async fn state(name: &str) -> AppState {
@@ -23,6 +24,7 @@ async fn state(name: &str) -> AppState {
         password: None,
         transport: RtspTransport::Tcp,
         always_on: false,
+        policies: Vec::new(),
     }];
     config.cameras.push(CameraConfig {
         name: "gas-station".into(),
@@ -35,7 +37,9 @@ async fn state(name: &str) -> AppState {
     let db = Database::connect(&config.storage.effective_database_url())
         .await
         .unwrap();
-    AppState::new(config, db)
+    let paths = watchpost_media::cameras::camera_paths(&config.cameras).unwrap();
+    let hub = Hub::spawn(HubConfig::from_config(&config.media), paths).unwrap();
+    AppState::new(config, db, hub)
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -105,4 +109,40 @@ async fn index_page_is_served() {
             .starts_with("text/html")
     );
     assert!(body.contains("<title>Watchpost</title>"));
+}
+
+#[tokio::test]
+async fn paths_are_listed_with_their_state_and_without_passwords() {
+    let state = state("paths").await;
+    let (status, _, body) = get(&state, "/api/v1/paths").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gas-station/main", "oil-depot/main"]);
+    assert_eq!(v[0]["state"], "idle");
+    assert_eq!(v[0]["readers"], 0);
+    assert!(!body.contains("s3cret"), "{body}");
+
+    let (status, _, body) = get(&state, "/api/v1/paths/oil-depot/main").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["name"], "oil-depot/main");
+    assert!(
+        v["source"]
+            .as_str()
+            .unwrap()
+            .contains("rtsp://admin:***@127.0.0.1:1554/main"),
+        "{body}"
+    );
+
+    let (status, _, body) = get(&state, "/api/v1/paths/oil-depot/sub").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"], "not_found");
+    state.hub.shutdown().await;
 }

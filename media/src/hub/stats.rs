@@ -77,6 +77,10 @@ pub struct TrackStats {
     pub channels: Option<u16>,
     /// Timestamp ticks per second.
     pub clock_rate: u32,
+    /// H.264 only: the stream may contain B-frames, which browsers' WebRTC decoders
+    /// reject (use a profile without B-frames, or the camera's sub stream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub may_have_b_frames: Option<bool>,
 }
 
 impl TrackStats {
@@ -90,6 +94,7 @@ impl TrackStats {
             sample_rate: params.and_then(|p| p.audio_format()).map(|a| a.0),
             channels: params.and_then(|p| p.audio_format()).map(|a| a.1),
             clock_rate: track.clock_rate,
+            may_have_b_frames: params.and_then(|p| p.may_have_b_frames()),
         }
     }
 }

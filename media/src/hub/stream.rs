@@ -259,6 +259,17 @@ impl StreamShared {
     }
 }
 
+/// Browsers' WebRTC H.264 decoders reject B-frames: say so where the operator looks.
+fn warn_if_b_frames(params: &crate::frame::CodecParams) {
+    if params.may_have_b_frames() == Some(true) {
+        tracing::warn!(
+            codec = params.name(),
+            "this H.264 stream may contain B-frames, which browsers cannot play over WebRTC; \
+             set the camera to a profile without B-frames or use its sub stream"
+        );
+    }
+}
+
 /// The source's side of a stream for one connection. Never waits for a reader.
 pub(crate) struct StreamWriter {
     stream: Arc<StreamShared>,
@@ -307,6 +318,9 @@ impl FrameSink for StreamWriter {
         }
         self.ready = true;
         tracing::info!(tracks = ?summary, "source ready");
+        for params in tracks.iter().filter_map(|t| t.params.as_deref()) {
+            warn_if_b_frames(params);
+        }
         self.stream.set_state(PathState::Ready);
     }
 
@@ -340,6 +354,7 @@ impl FrameSink for StreamWriter {
             updated[frame.track].params = Some(params.clone());
             inner.tracks = Some(updated.into());
             tracing::info!(track = frame.track, codec = params.name(), dimensions = ?params.dimensions(), "codec parameters changed");
+            warn_if_b_frames(params);
         }
 
         let starts_gop = match inner.lead_video {

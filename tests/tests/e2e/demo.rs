@@ -1,4 +1,4 @@
-//! End to end: the real `watchpost` and `watchpost-sim` binaries, as an operator runs them.
+//! The real `watchpost` and `watchpost-sim` binaries, as an operator runs them.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};

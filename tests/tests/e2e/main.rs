@@ -1,0 +1,5 @@
+//! End-to-end tests, one binary: the real binaries as an operator runs them (`demo`), and
+//! the media core against the simulated cameras (`hub`).
+
+mod demo;
+mod hub;
