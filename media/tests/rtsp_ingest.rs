@@ -1,6 +1,7 @@
 //! The RTSP source against the real camera simulator (GStreamer's RTSP server on
-//! 127.0.0.1): codecs and their parameters, frame format, key-frame cadence, timestamps,
-//! UDP transport, digest authentication, outages, and hanging up when dropped.
+//! 127.0.0.1) and small fake cameras: codecs and their parameters (Opus included), frame
+//! format, key-frame cadence, timestamps, UDP transport, digest authentication, outages,
+//! and hanging up when dropped.
 //!
 //! Streams are small (320×240 @ 15 fps) and every wait is generous (tens of seconds), so
 //! the tests hold on a loaded two-core machine; they normally take a few seconds each.
@@ -265,7 +266,8 @@ fn check_video(seen: &Seen, spec: &StreamSpec) {
     assert!(frames.iter().all(|f| f.track == video_track));
 }
 
-/// Checks the audio track of `seen` (G.711 at 8 kHz, or AAC at 16 kHz, mono).
+/// Checks the audio track of `seen` (G.711 at 8 kHz, AAC at 16 kHz or Opus at 48 kHz in
+/// 20 ms packets; mono).
 fn check_audio(seen: &Seen, audio: AudioCodec) {
     let tracks = &seen.tracks[0];
     let audio_tracks: Vec<&Track> = tracks
@@ -309,6 +311,17 @@ fn check_audio(seen: &Seen, audio: AudioCodec) {
             assert_eq!((*sample_rate, *channels), (16_000, 1));
             assert_eq!(track.clock_rate, 16_000);
         }
+        (
+            CodecParams::Opus {
+                sample_rate,
+                channels,
+            },
+            AudioCodec::Opus,
+        ) => {
+            // Mono: the simulator's SDP says `sprop-stereo=0` (its rtpmap says /2).
+            assert_eq!((*sample_rate, *channels), (48_000, 1));
+            assert_eq!(track.clock_rate, 48_000);
+        }
         (params, audio) => panic!("{audio} stream announced {params:?}"),
     }
     let frames = seen.frames_of(MediaKind::Audio);
@@ -323,6 +336,12 @@ fn check_audio(seen: &Seen, audio: AudioCodec) {
                 "ADTS header on an AAC frame"
             );
         }
+        if audio == AudioCodec::Opus {
+            // One whole Opus packet per frame: 20 ms, mono (stereo flag of the TOC byte
+            // clear).
+            assert_eq!(opus_packet_samples(&frame.data), Some(960), "{frame:?}");
+            assert_eq!(frame.data[0] & 0x04, 0, "stereo Opus packet");
+        }
     }
     for pair in frames.windows(2) {
         assert!(
@@ -331,7 +350,30 @@ fn check_audio(seen: &Seen, audio: AudioCodec) {
             pair[0].pts,
             pair[1].pts
         );
+        if audio == AudioCodec::Opus {
+            // 20 ms packets: 960 ticks apart, or a multiple where one was lost (UDP).
+            assert_eq!((pair[1].pts - pair[0].pts) % 960, 0, "{pair:?}");
+        }
     }
+}
+
+/// Samples (at 48 kHz) in an Opus packet, from its TOC byte (RFC 6716 section 3.1).
+fn opus_packet_samples(packet: &[u8]) -> Option<u32> {
+    let toc = *packet.first()?;
+    let config = toc >> 3;
+    // Frame duration in 48 kHz samples: SILK (configs 0–11) 10/20/40/60 ms, hybrid
+    // (12–15) 10/20 ms, CELT (16–31) 2.5/5/10/20 ms.
+    let frame = match config {
+        0..=11 => [480, 960, 1920, 2880][usize::from(config % 4)],
+        12..=15 => [480, 960][usize::from(config % 2)],
+        _ => [120, 240, 480, 960][usize::from(config % 4)],
+    };
+    let frames = match toc & 0x03 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => u32::from(*packet.get(1)? & 0x3f),
+    };
+    Some(frame * frames)
 }
 
 /// Pulls the main stream of a camera with `codec` + `audio` over `transport` and checks
@@ -395,6 +437,16 @@ async fn h265_with_aac() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h264_with_pcmu() {
     pull_and_check(VideoCodec::H264, AudioCodec::Pcmu, RtspTransport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_with_opus() {
+    pull_and_check(VideoCodec::H264, AudioCodec::Opus, RtspTransport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_with_opus_over_udp() {
+    pull_and_check(VideoCodec::H264, AudioCodec::Opus, RtspTransport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,15 +588,83 @@ async fn fake_server(fake: Fake) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_unsupported_codecs_is_a_describe_error() {
     const SDP: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                       m=audio 0 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=control:trackID=0\r\n\
-                       m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=1\r\n";
+                       m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=0\r\n\
+                       m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\n\
+                       a=control:trackID=1\r\n";
     let source = rtsp(fake_server(Fake::Sdp(SDP)).await, RtspTransport::Tcp);
     let (err, _) = run_to_end(&source, QUICK_FAILURE).await;
     eprintln!("{err}");
     assert_eq!(err.kind, SourceErrorKind::Describe, "{err}");
     assert!(
-        err.message.contains("audio/opus") && err.message.contains("video/jpeg"),
+        err.message.contains("video/jpeg")
+            && err.message.contains("application/vnd.onvif.metadata"),
         "{err}"
+    );
+}
+
+/// A camera with MJPEG video (unsupported) and stereo Opus audio: an audio-only source.
+/// Opus frames are the RTP payloads as they are, on the 48 kHz RTP clock; lost packets
+/// are reported, and an empty payload (no Opus packet) is skipped.
+///
+/// Before the Opus stream, the SDP has a media description retina cannot parse (a dynamic
+/// payload type without `rtpmap`) and leaves out of its streams: the `sprop-stereo` of
+/// the Opus stream must still come from the Opus description, not from that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_beside_mjpeg_is_an_audio_only_source() {
+    const SDP: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                       m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=0\r\n\
+                       m=audio 0 RTP/AVP 111\r\na=fmtp:111 sprop-stereo=0\r\na=control:trackID=9\r\n\
+                       m=audio 0 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n\
+                       a=fmtp:111 minptime=10;useinbandfec=1;sprop-stereo=1\r\n\
+                       a=control:trackID=1\r\n";
+    // 20 ms CELT stereo packets (TOC 0xfc) with sequence numbers 500.., 960 ticks apart;
+    // 503 is lost, 504 is empty.
+    let payload = |seq: u16| vec![0xfc, 0x55, seq.to_be_bytes()[1], 0x01];
+    let sent: Vec<u16> = vec![500, 501, 502, 504, 505, 506];
+    let bursts = sent
+        .iter()
+        .map(|&seq| {
+            vec![RtpPacket {
+                payload_type: 111,
+                marker: seq == 500,
+                sequence: seq,
+                timestamp: 90_000 + 960 * u32::from(seq - 500),
+                payload: if seq == 504 { Vec::new() } else { payload(seq) },
+            }]
+        })
+        .collect();
+    let source = rtsp(fake_camera(SDP, bursts).await, RtspTransport::Tcp);
+    let (seen, ended) = run_until(&source, MEDIA_DEADLINE, |seen| seen.frames.len() >= 5).await;
+    assert!(ended.is_none(), "{ended:?}");
+    assert_eq!(
+        seen.tracks,
+        [vec![Track {
+            clock_rate: 48_000,
+            params: Some(Arc::new(CodecParams::Opus {
+                sample_rate: 48_000,
+                channels: 2,
+            })),
+            kind: MediaKind::Audio,
+        }]]
+    );
+    let delivered = [500, 501, 502, 505, 506];
+    assert_eq!(seen.frames.len(), delivered.len(), "{:?}", seen.frames);
+    for (frame, seq) in seen.frames.iter().zip(delivered) {
+        assert_eq!(frame.track, 0);
+        assert!(frame.key && frame.new_params.is_none(), "{frame:?}");
+        assert_eq!(frame.data, payload(seq), "frame of packet {seq}");
+        assert_eq!(
+            frame.pts - seen.frames[0].pts,
+            960 * i64::from(seq - 500),
+            "pts of packet {seq}"
+        );
+    }
+    assert_eq!(
+        seen.warnings,
+        [SourceWarning::PacketLoss {
+            track: 0,
+            packets: 1
+        }]
     );
 }
 
@@ -567,15 +687,53 @@ async fn a_silent_server_times_out() {
     assert!(err.message.contains("DESCRIBE"), "{err}");
 }
 
-/// A fake H.264 camera on an ephemeral 127.0.0.1 port whose SDP has no parameter sets:
-/// answers `DESCRIBE`, `SETUP` (interleaved channels 0-1) and `PLAY`, then sends
-/// `access_units` (Annex B, one every 1/15 s of RTP time) as RTP over the connection, one
-/// NAL unit per packet, and keeps the connection open. Returns the URL.
+/// A fake H.264 camera on an ephemeral 127.0.0.1 port whose SDP has no parameter sets
+/// (see [`fake_camera`]): sends `access_units` (Annex B, one every 1/15 s of RTP time),
+/// one NAL unit per packet. Returns the URL.
 async fn fake_h264_camera(access_units: Vec<Vec<u8>>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const SDP: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                        m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
                        a=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n";
+    let mut sequence: u16 = 1000;
+    let bursts = access_units
+        .iter()
+        .enumerate()
+        .map(|(i, au)| {
+            let nals = split_annex_b(au);
+            nals.iter()
+                .enumerate()
+                .map(|(n, nal)| {
+                    let packet = RtpPacket {
+                        payload_type: 96,
+                        marker: n + 1 == nals.len(),
+                        sequence,
+                        timestamp: 6000 * i as u32,
+                        payload: nal.to_vec(),
+                    };
+                    sequence = sequence.wrapping_add(1);
+                    packet
+                })
+                .collect()
+        })
+        .collect();
+    fake_camera(SDP, bursts).await
+}
+
+/// One RTP packet sent by [`fake_camera`].
+struct RtpPacket {
+    payload_type: u8,
+    marker: bool,
+    sequence: u16,
+    timestamp: u32,
+    payload: Vec<u8>,
+}
+
+/// A fake camera on an ephemeral 127.0.0.1 port: answers `DESCRIBE` with `sdp`, `SETUP`
+/// (of whichever stream: interleaved channels 0-1, SSRC 0xABCD) and `PLAY`, then sends
+/// `bursts` of RTP packets over the connection, 20 ms apart, and keeps the connection
+/// open. Returns the URL.
+async fn fake_camera(sdp: &'static str, bursts: Vec<Vec<RtpPacket>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -598,8 +756,8 @@ async fn fake_h264_camera(access_units: Vec<Vec<u8>>) -> String {
                 let extra = match method {
                     "DESCRIBE" => format!(
                         "Content-Type: application/sdp\r\nContent-Base: rtsp://127.0.0.1:{port}/x/\r\n\
-                         Content-Length: {}\r\n\r\n{SDP}",
-                        SDP.len()
+                         Content-Length: {}\r\n\r\n{sdp}",
+                        sdp.len()
                     ),
                     "SETUP" => "Session: 4711;timeout=60\r\n\
                                 Transport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=0000ABCD\r\n\r\n"
@@ -613,17 +771,14 @@ async fn fake_h264_camera(access_units: Vec<Vec<u8>>) -> String {
                 if method != "PLAY" {
                     continue;
                 }
-                let mut seq: u16 = 1000;
-                for (i, au) in access_units.iter().enumerate() {
-                    let timestamp = 6000 * i as u32;
-                    let nals = split_annex_b(au);
-                    for (n, nal) in nals.iter().enumerate() {
-                        let marker = if n + 1 == nals.len() { 0x80 } else { 0 };
-                        let mut packet = vec![0x80, marker | 96];
-                        packet.extend_from_slice(&seq.to_be_bytes());
-                        packet.extend_from_slice(&timestamp.to_be_bytes());
+                for burst in &bursts {
+                    for rtp in burst {
+                        let marker = if rtp.marker { 0x80 } else { 0 };
+                        let mut packet = vec![0x80, marker | rtp.payload_type];
+                        packet.extend_from_slice(&rtp.sequence.to_be_bytes());
+                        packet.extend_from_slice(&rtp.timestamp.to_be_bytes());
                         packet.extend_from_slice(&0xABCDu32.to_be_bytes());
-                        packet.extend_from_slice(nal);
+                        packet.extend_from_slice(&rtp.payload);
                         let mut frame = vec![b'$', 0];
                         frame
                             .extend_from_slice(&u16::try_from(packet.len()).unwrap().to_be_bytes());
@@ -631,7 +786,6 @@ async fn fake_h264_camera(access_units: Vec<Vec<u8>>) -> String {
                         if conn.write_all(&frame).await.is_err() {
                             return;
                         }
-                        seq = seq.wrapping_add(1);
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

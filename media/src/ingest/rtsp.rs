@@ -8,9 +8,10 @@
 //! - **Track**: a stream this source set up and delivers. The **track index** (as in
 //!   [`Frame::track`]) is the position in the list announced with [`FrameSink::tracks`];
 //!   only supported streams become tracks: the first H.264 or H.265 video stream and the
-//!   first AAC, G.711 A-law (PCMA) or µ-law (PCMU) audio stream. Everything else (MJPEG,
-//!   ONVIF metadata, a second video stream, and Opus, which retina 0.4 cannot depacketize)
-//!   is skipped and logged.
+//!   first AAC, G.711 A-law (PCMA), G.711 µ-law (PCMU) or Opus audio stream. Everything
+//!   else (MJPEG, ONVIF metadata, a second video or audio stream) is skipped and logged;
+//!   a camera whose only supported stream is its audio (say MJPEG video plus Opus) gives
+//!   an audio-only source.
 //! - **Session**: one RTSP session — `DESCRIBE`, `SETUP` per track, `PLAY`, then frames
 //!   until the connection ends. One [`Source::run`] is one session.
 //! - **Transport**: how RTP travels ([`RtspTransport`]): interleaved in the RTSP TCP
@@ -29,13 +30,30 @@
 //! frame are dropped (they depend on pictures this session never received). Key frames are
 //! H.264 IDR pictures and H.265 IRAP pictures: retina flags only IDR, so H.265 CRA/BLA
 //! pictures (the key frames of open-GOP encoders) are recognised here and get their
-//! parameter sets added. AAC frames
-//! are raw access units (no ADTS header), G.711 frames are samples. [`Frame::pts`] is in
-//! the track's RTP clock ticks, counted from the start of the session as retina computes
-//! it (the `RTP-Info` `rtptime` of `PLAY`, or the first packet), extended to 64 bits so it
-//! never wraps. Parameters unknown at `PLAY` (sent in-band only) are announced as `None`
-//! and arrive with [`Frame::new_params`] on the first frame that has them; a mid-stream
-//! change (new resolution) sets [`Frame::new_params`] on the frame it applies to.
+//! parameter sets added. AAC frames are raw access units (no ADTS header), G.711 frames
+//! are samples, Opus frames are one Opus packet each (RFC 7587 puts exactly one in every
+//! RTP payload), announced as [`CodecParams::Opus`] at 48 kHz with one channel, or two if
+//! the SDP's `sprop-stereo=1` says the camera sends stereo (the `/2` of `opus/48000/2` is
+//! fixed by RFC 7587 and says nothing). [`Frame::pts`] is in the track's RTP clock ticks,
+//! counted from the start of the session as retina computes it (the `RTP-Info` `rtptime`
+//! of `PLAY`, or the first packet), extended to 64 bits so it never wraps. Parameters
+//! unknown at `PLAY` (sent in-band only) are announced as `None` and arrive with
+//! [`Frame::new_params`] on the first frame that has them; a mid-stream change (new
+//! resolution) sets [`Frame::new_params`] on the frame it applies to.
+//!
+//! # Depacketization
+//!
+//! retina 0.4 has no Opus depacketizer, and `Session::demuxed()` refuses a session in
+//! which any set-up stream lacks one (`SETUP` and `PLAY` of such a stream work). So this
+//! source does not use `demuxed()`: it reads the playing session's own packet stream (RTP
+//! packets already checked, loss-counted and put on retina's timeline, plus RTCP) and
+//! depacketizes each track itself (`Depacketizer`): an Opus payload is a frame as it
+//! is; every other codec goes through the same retina depacketizer `demuxed()` would have
+//! used, built from the stream's `rtpmap` and `fmtp`. retina does not expose a stream's
+//! `fmtp`, so it is read from the SDP of the `DESCRIBE` answer (`sdp_fmtps`). Building
+//! and feeding a retina depacketizer (`codec::Depacketizer`, `testutil::DepacketizeBuf`,
+//! `rtp::PacketMeta`) is public but doc-hidden retina API, which is why the workspace pins
+//! retina to an exact version.
 //!
 //! Lost RTP packets are reported as [`SourceWarning::PacketLoss`]; everything retina
 //! cannot recover from ends the session with a [`SourceError`] whose kind says what
@@ -56,6 +74,7 @@
 //! new session while the old one still holds a slot.
 
 use std::fmt;
+use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,9 +82,12 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use retina::client::{
-    Credentials, Demuxed, SessionGroup, SessionOptions, SetupOptions, Stream, Transport,
+    Credentials, PacketItem, Playing, Session, SessionGroup, SessionOptions, SetupOptions, Stream,
+    Transport,
 };
-use retina::codec::{CodecItem, FrameFormat, ParameterSetInsertion, ParametersRef};
+use retina::codec::{CodecItem, FrameFormat, ParameterSetInsertion, ParametersRef, VideoFrame};
+use retina::rtp::{PacketMeta, ReceivedPacket};
+use retina::testutil::DepacketizeBuf;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info};
 use url::Url;
@@ -245,13 +267,9 @@ impl RtspSource {
             RtspTransport::Tcp => Transport::Tcp(Default::default()),
             RtspTransport::Udp => Transport::Udp(Default::default()),
         };
-        SetupOptions::default()
-            .transport(transport)
-            .frame_format(FrameFormat {
-                h26x_framing: retina::codec::h26x::Framing::AnnexB,
-                parameter_set_insertion: ParameterSetInsertion::EachKeyFrame,
-                aac_framing: retina::codec::aac::Framing::Raw,
-            })
+        // No frame format: it would configure retina's own depacketizer of the stream,
+        // which this source does not use (see "Depacketization" in the module docs).
+        SetupOptions::default().transport(transport)
     }
 
     /// Waits (bounded) for background `TEARDOWN`s of earlier sessions.
@@ -277,7 +295,7 @@ impl RtspSource {
     async fn session(&self, sink: &mut dyn FrameSink) -> SourceError {
         self.wait_for_stale_sessions().await;
 
-        let describe = retina::client::Session::describe(self.url.clone(), self.session_options());
+        let describe = Session::describe(self.url.clone(), self.session_options());
         let mut session = match timeout(RESPONSE_TIMEOUT, describe).await {
             Err(_) => {
                 return self.error(
@@ -290,7 +308,8 @@ impl RtspSource {
             Ok(Ok(session)) => InRuntime::new(session),
         };
 
-        let chosen = match self.choose_streams(session.get().streams()) {
+        let fmtps = sdp_fmtps(session.get().sdp(), session.get().streams());
+        let chosen = match self.choose_streams(session.get().streams(), &fmtps) {
             Ok(chosen) => chosen,
             Err(e) => return e,
         };
@@ -321,25 +340,32 @@ impl RtspSource {
             Ok(Err(e)) => return self.retina_error(Step::Play, &e),
             Ok(Ok(playing)) => playing,
         };
-        let demuxed = match playing.demuxed() {
-            Ok(demuxed) => demuxed,
-            Err(e) => return self.retina_error(Step::Depacketize, &e),
-        };
-        self.stream_frames(demuxed, chosen, sink).await
+        self.stream_frames(playing, chosen, sink).await
     }
 
     /// Picks the streams to set up: the first supported video and the first supported
-    /// audio stream. Fails with [`SourceErrorKind::Describe`] if there is none.
-    fn choose_streams(&self, streams: &[Stream]) -> Result<Vec<TrackState>, SourceError> {
+    /// audio stream, each with its depacketizer (`fmtps`: the `fmtp` of each stream, see
+    /// [`sdp_fmtps`]). Fails with [`SourceErrorKind::Describe`] if there is none.
+    fn choose_streams(
+        &self,
+        streams: &[Stream],
+        fmtps: &[Option<String>],
+    ) -> Result<Vec<TrackState>, SourceError> {
         let mut chosen: Vec<TrackState> = Vec::new();
         let mut offered = Vec::new();
         for (i, stream) in streams.iter().enumerate() {
             let codec = format!("{}/{}", stream.media(), stream.encoding_name());
+            let fmtp = fmtps.get(i).and_then(Option::as_deref);
             match supported(stream) {
                 Ok(kind) if chosen.iter().any(|t| t.kind == kind) => {
                     info!(source = %self.display, stream = i, %codec, "skipping stream: a {kind:?} track is already set up");
                 }
-                Ok(kind) => chosen.push(TrackState::new(i, kind)),
+                Ok(kind) => match Depacketizer::new(stream, fmtp) {
+                    Ok(depacketizer) => chosen.push(TrackState::new(i, kind, depacketizer)),
+                    Err(why) => {
+                        info!(source = %self.display, stream = i, %codec, "skipping stream: {why}");
+                    }
+                },
                 Err(why) => {
                     info!(source = %self.display, stream = i, %codec, "skipping stream: {why}");
                 }
@@ -360,25 +386,44 @@ impl RtspSource {
         Ok(chosen)
     }
 
-    /// Announces the tracks and pushes frames until the session ends.
+    /// Announces the tracks, then runs the receive loop until the session ends.
+    ///
+    /// # The receive loop
+    ///
+    /// It has one resting state: waiting for the next item of retina's packet stream,
+    /// until a deadline [`NO_DATA_TIMEOUT`] after the last frame. Each item is handled
+    /// completely before the next one is awaited, so dropping the future (how the hub
+    /// stops a source) never leaves a packet half handled:
+    ///
+    /// - an RTP packet of a track is pushed into that track's [`Depacketizer`], then every
+    ///   frame the packet completed is pulled and delivered ([`TrackState::deliver`]):
+    ///   none (a video frame is complete only at its last packet), one, or several (an AAC
+    ///   packet may carry several frames). Pulling until nothing is left is what the
+    ///   depacketizer requires before the next push;
+    /// - an RTCP compound packet ends the session once every track has sent BYE;
+    /// - anything else is ignored (retina delivers nothing for streams not set up).
+    ///
+    /// The loop ends, returning why, when the deadline passes ([`SourceErrorKind::Timeout`]),
+    /// the camera closes the connection or says BYE on every track
+    /// ([`SourceErrorKind::Ended`]), retina fails (classified by [`classify`]), or a
+    /// depacketizer rejects a packet ([`SourceErrorKind::Protocol`]).
     async fn stream_frames(
         &self,
-        demuxed: Demuxed,
+        playing: Session<Playing>,
         mut tracks: Vec<TrackState>,
         sink: &mut dyn FrameSink,
     ) -> SourceError {
         // Dropped in a runtime context even if the future is dropped outside one, so
         // retina can spawn its background TEARDOWN.
-        let mut demuxed = InRuntime::new(demuxed);
-        let streams = demuxed.get().streams();
+        let mut playing = InRuntime::new(playing);
+        let streams = playing.get().streams();
         let mut track_of = vec![None; streams.len()];
         let mut announced = Vec::with_capacity(tracks.len());
         for (i, track) in tracks.iter_mut().enumerate() {
             track_of[track.stream] = Some(i);
-            let stream = &streams[track.stream];
-            track.params = codec_params(stream).map(Arc::new);
+            track.params = track.depacketizer.params().map(Arc::new);
             announced.push(Track {
-                clock_rate: stream.clock_rate_hz(),
+                clock_rate: streams[track.stream].clock_rate_hz(),
                 params: track.params.clone(),
                 kind: track.kind,
             });
@@ -388,7 +433,7 @@ impl RtspSource {
 
         let mut deadline = Instant::now() + NO_DATA_TIMEOUT;
         loop {
-            let item = match timeout_at(deadline, demuxed.get_mut().next()).await {
+            let item = match timeout_at(deadline, playing.get_mut().next()).await {
                 Err(_) => {
                     return self.error(
                         SourceErrorKind::Timeout,
@@ -402,58 +447,25 @@ impl RtspSource {
                 Ok(Some(Ok(item))) => item,
             };
             match item {
-                CodecItem::VideoFrame(frame) => {
-                    let Some(t) = track_of.get(frame.stream_id()).copied().flatten() else {
+                PacketItem::Rtp(packet) => {
+                    let Some(t) = track_of.get(packet.stream_id()).copied().flatten() else {
                         continue;
                     };
-                    deadline = Instant::now() + NO_DATA_TIMEOUT;
-                    warn_loss(sink, t, frame.loss());
                     let track = &mut tracks[t];
-                    track.refresh_params(
-                        frame.has_new_parameters(),
-                        &demuxed.get().streams()[track.stream],
-                    );
-                    let pts = frame.timestamp().elapsed();
-                    let mut key = frame.is_random_access_point();
-                    let mut data = frame.into_data();
-                    if !key
-                        && let Some(params) = track.params.as_deref()
-                        && let Some(fixed) = h265_irap_fixup(&data, params)
-                    {
-                        key = true;
-                        data = fixed;
+                    if let Err(why) = track.depacketizer.push(packet) {
+                        return self.depacketize_error(track.stream, &why);
                     }
-                    if !track.seen_key && !key {
-                        continue;
+                    while let Some(frame) = track.depacketizer.pull() {
+                        match frame {
+                            Ok(frame) => {
+                                deadline = Instant::now() + NO_DATA_TIMEOUT;
+                                track.deliver(t, frame, sink);
+                            }
+                            Err(why) => return self.depacketize_error(track.stream, &why),
+                        }
                     }
-                    track.seen_key = true;
-                    sink.frame(Frame {
-                        track: t,
-                        pts,
-                        key,
-                        data: Bytes::from(data),
-                        new_params: track.pending_params.take(),
-                        received: Instant::now(),
-                    });
                 }
-                CodecItem::AudioFrame(frame) => {
-                    let Some(t) = track_of.get(frame.stream_id()).copied().flatten() else {
-                        continue;
-                    };
-                    deadline = Instant::now() + NO_DATA_TIMEOUT;
-                    warn_loss(sink, t, frame.loss());
-                    let track = &mut tracks[t];
-                    track.refresh_params(false, &demuxed.get().streams()[track.stream]);
-                    sink.frame(Frame {
-                        track: t,
-                        pts: frame.timestamp().elapsed(),
-                        key: true,
-                        data: Bytes::copy_from_slice(frame.data()),
-                        new_params: track.pending_params.take(),
-                        received: Instant::now(),
-                    });
-                }
-                CodecItem::Rtcp(rtcp) => {
+                PacketItem::Rtcp(rtcp) => {
                     // RTCP BYE (packet type 203): the camera ends that track. Like FFmpeg,
                     // end the session once every track has said goodbye.
                     let Some(t) = track_of.get(rtcp.stream_id()).copied().flatten() else {
@@ -469,10 +481,21 @@ impl RtspSource {
                         }
                     }
                 }
-                // Metadata streams are never set up; future item kinds are ignored.
+                // Future item kinds are ignored.
                 _ => {}
             }
         }
+    }
+
+    /// The error for a packet the depacketizer of stream `stream` rejected.
+    fn depacketize_error(&self, stream: usize, why: &str) -> SourceError {
+        self.error(
+            SourceErrorKind::Protocol,
+            format!(
+                "streaming failed: stream {stream}: {}",
+                truncate(why, MAX_DETAIL)
+            ),
+        )
     }
 }
 
@@ -513,8 +536,6 @@ enum Step {
     Setup(usize),
     /// `PLAY`.
     Play,
-    /// Creating the depacketizers (bad codec parameters in the SDP).
-    Depacketize,
     /// Receiving frames.
     Stream,
 }
@@ -525,7 +546,6 @@ impl fmt::Display for Step {
             Step::Describe => f.write_str("DESCRIBE"),
             Step::Setup(stream) => write!(f, "SETUP of stream {stream}"),
             Step::Play => f.write_str("PLAY"),
-            Step::Depacketize => f.write_str("reading the SDP's codec parameters"),
             Step::Stream => f.write_str("streaming"),
         }
     }
@@ -543,7 +563,7 @@ fn classify(step: Step, status: Option<u16>, text: &str) -> SourceErrorKind {
     if status.is_some() {
         // An RTSP answer (an error status, or a success that could not be used).
         return match step {
-            Step::Describe | Step::Depacketize => K::Describe,
+            Step::Describe => K::Describe,
             Step::Setup(_) | Step::Play => K::Setup,
             Step::Stream => K::Protocol,
         };
@@ -665,19 +685,126 @@ fn supported(stream: &Stream) -> Result<MediaKind, String> {
             }
         }
         // For audio, missing parameters mean retina could not build a depacketizer (an
-        // AAC stream without a usable `config`); set up, it would fail the whole session.
+        // AAC stream without a usable `config`).
         ("audio", "mpeg4-generic" | "pcma" | "pcmu") => match stream.parameters() {
             Some(_) => Ok(MediaKind::Audio),
             None => Err("unusable codec parameters in the SDP".to_owned()),
         },
-        ("audio", "opus") => Err("retina cannot depacketize Opus".to_owned()),
+        ("audio", "opus") => {
+            if stream.clock_rate_hz() == OPUS_CLOCK_RATE {
+                Ok(MediaKind::Audio)
+            } else {
+                Err(format!(
+                    "Opus clock rate {} Hz (must be {OPUS_CLOCK_RATE})",
+                    stream.clock_rate_hz()
+                ))
+            }
+        }
         _ => Err("codec not supported".to_owned()),
     }
 }
 
-/// [`CodecParams`] from retina's current parameters of `stream`, if known.
-fn codec_params(stream: &Stream) -> Option<CodecParams> {
-    match stream.parameters()? {
+/// RTP clock rate of Opus, whatever the sampling rate of the encoder (RFC 7587 section 4.1).
+const OPUS_CLOCK_RATE: u32 = 48_000;
+
+/// Channels of an Opus stream: two if the SDP says the camera sends stereo
+/// (`sprop-stereo=1` in the `fmtp`, RFC 7587 section 6.1; the default is mono) and the
+/// `rtpmap` does not insist on one channel, else one.
+fn opus_channels(rtpmap_channels: Option<NonZeroU16>, fmtp: Option<&str>) -> u16 {
+    if rtpmap_channels.is_some_and(|c| c.get() == 1) {
+        return 1;
+    }
+    let stereo = fmtp
+        .into_iter()
+        .flat_map(|f| f.split(';'))
+        .filter_map(|param| param.split_once('='))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("sprop-stereo") && value.trim() == "1"
+        });
+    if stereo { 2 } else { 1 }
+}
+
+/// The `fmtp` value (format parameters, without the payload type) of each of retina's
+/// `streams`, read from the SDP they were parsed from; `None` where there is none or it
+/// cannot be found.
+///
+/// retina makes a stream of every media description it can parse, in order, and skips the
+/// others; so each stream is matched with the next media description of the same media
+/// type, RTP-based transport and payload type (the first format) whose `rtpmap` for that
+/// payload type names the same encoding and clock rate (or that has none and a static
+/// payload type).
+fn sdp_fmtps(sdp: &[u8], streams: &[Stream]) -> Vec<Option<String>> {
+    let mut fmtps = vec![None; streams.len()];
+    // retina parsed the same bytes with the same parser, so this does not fail.
+    let Ok(session) = sdp_types::Session::parse(sdp) else {
+        return fmtps;
+    };
+    let mut medias = session.medias.iter();
+    for (stream, fmtp) in streams.iter().zip(&mut fmtps) {
+        let Some(media) = medias.by_ref().find(|m| describes(m, stream)) else {
+            break;
+        };
+        let Some(payload_type) = media.fmt.split_ascii_whitespace().next() else {
+            continue;
+        };
+        *fmtp = attribute_values(media, "fmtp")
+            .filter_map(|v| v.split_once(' '))
+            .filter(|(pt, _)| *pt == payload_type)
+            .map(|(_, params)| params.to_owned())
+            .last();
+    }
+    fmtps
+}
+
+/// Whether `media` is the SDP media description retina made `stream` of; see
+/// [`sdp_fmtps`].
+fn describes(media: &sdp_types::Media, stream: &Stream) -> bool {
+    let rtp = media.proto.starts_with("RTP/")
+        || media.proto.contains("/RTP/")
+        || media.proto.contains("MP2T/");
+    let Some(payload_type) = media.fmt.split_ascii_whitespace().next() else {
+        return false;
+    };
+    if media.media != stream.media()
+        || !rtp
+        || payload_type.parse::<u8>().ok() != Some(stream.rtp_payload_type())
+    {
+        return false;
+    }
+    // `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<channels>]`; retina uses the
+    // last one for the payload type, and needs one unless the payload type is static.
+    let rtpmap = attribute_values(media, "rtpmap")
+        .filter_map(|v| v.trim_end().split_once(' '))
+        .filter(|(pt, _)| *pt == payload_type)
+        .last();
+    match rtpmap {
+        Some((_, map)) => {
+            let mut parts = map.split('/');
+            let encoding = parts.next().unwrap_or_default();
+            let clock_rate = parts.next().and_then(|c| c.parse::<u32>().ok());
+            encoding.eq_ignore_ascii_case(stream.encoding_name())
+                && clock_rate == Some(stream.clock_rate_hz())
+        }
+        None => stream.rtp_payload_type() < 96,
+    }
+}
+
+/// The values of the attributes named `name` of an SDP media description.
+fn attribute_values<'a>(
+    media: &'a sdp_types::Media,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    media
+        .attributes
+        .iter()
+        .filter(move |a| a.attribute == name)
+        .filter_map(|a| a.value.as_deref())
+}
+
+/// [`CodecParams`] from retina's parameters of a stream with this (lower-case)
+/// `encoding` name.
+fn codec_params(encoding: &str, params: ParametersRef<'_>) -> Option<CodecParams> {
+    match params {
         ParametersRef::Video(video) => {
             let (width, height) = video.pixel_dimensions();
             let rfc6381 = video.rfc6381_codec().to_owned();
@@ -705,7 +832,7 @@ fn codec_params(stream: &Stream) -> Option<CodecParams> {
         ParametersRef::Audio(audio) => {
             let sample_rate = audio.clock_rate();
             let channels = audio.channels().get();
-            match stream.encoding_name() {
+            match encoding {
                 "mpeg4-generic" => Some(CodecParams::Aac {
                     config: Bytes::copy_from_slice(audio.extra_data()),
                     sample_rate,
@@ -778,6 +905,8 @@ struct TrackState {
     /// Stream index in the presentation.
     stream: usize,
     kind: MediaKind,
+    /// Turns this track's RTP packets into frames.
+    depacketizer: Depacketizer,
     /// The latest parameters (announced, or waiting in `pending_params`).
     params: Option<Arc<CodecParams>>,
     /// Parameters learnt or changed since the last delivered frame, to be attached to the
@@ -790,10 +919,11 @@ struct TrackState {
 }
 
 impl TrackState {
-    fn new(stream: usize, kind: MediaKind) -> TrackState {
+    fn new(stream: usize, kind: MediaKind, depacketizer: Depacketizer) -> TrackState {
         TrackState {
             stream,
             kind,
+            depacketizer,
             params: None,
             pending_params: None,
             seen_key: kind == MediaKind::Audio,
@@ -801,14 +931,61 @@ impl TrackState {
         }
     }
 
-    /// Picks up new parameters after a frame was received: retina says the frame changed
-    /// them, or none were known yet and now they are. Frames dropped before the first key
-    /// frame still update them; the next delivered frame carries them.
-    fn refresh_params(&mut self, changed: bool, stream: &Stream) {
+    /// Hands a frame just pulled from the depacketizer to `sink` as track `t`: reports
+    /// the packets lost before it, picks up new parameters, and for video recognises
+    /// H.265 IRAP key frames ([`h265_irap_fixup`]) and drops frames before the first key
+    /// frame.
+    fn deliver(&mut self, t: usize, frame: Depacketized, sink: &mut dyn FrameSink) {
+        match frame {
+            Depacketized::Video(frame) => {
+                warn_loss(sink, t, frame.loss());
+                self.refresh_params(frame.has_new_parameters());
+                let pts = frame.timestamp().elapsed();
+                let mut key = frame.is_random_access_point();
+                let mut data = frame.into_data();
+                if !key
+                    && let Some(params) = self.params.as_deref()
+                    && let Some(fixed) = h265_irap_fixup(&data, params)
+                {
+                    key = true;
+                    data = fixed;
+                }
+                if !self.seen_key && !key {
+                    return;
+                }
+                self.seen_key = true;
+                sink.frame(Frame {
+                    track: t,
+                    pts,
+                    key,
+                    data: Bytes::from(data),
+                    new_params: self.pending_params.take(),
+                    received: Instant::now(),
+                });
+            }
+            Depacketized::Audio { pts, loss, data } => {
+                warn_loss(sink, t, loss);
+                self.refresh_params(false);
+                sink.frame(Frame {
+                    track: t,
+                    pts,
+                    key: true,
+                    data,
+                    new_params: self.pending_params.take(),
+                    received: Instant::now(),
+                });
+            }
+        }
+    }
+
+    /// Picks up new parameters after a frame was pulled: the depacketizer says the frame
+    /// changed them, or none were known yet and now they are. Frames dropped before the
+    /// first key frame still update them; the next delivered frame carries them.
+    fn refresh_params(&mut self, changed: bool) {
         if !changed && self.params.is_some() {
             return;
         }
-        let Some(params) = codec_params(stream) else {
+        let Some(params) = self.depacketizer.params() else {
             return;
         };
         if self.params.as_deref() == Some(&params) {
@@ -818,6 +995,174 @@ impl TrackState {
         self.params = Some(params.clone());
         self.pending_params = Some(params);
     }
+}
+
+/// Turns the RTP packets of one track into frames; see "Depacketization" in the
+/// [module documentation](self).
+///
+/// Calling contract (retina's, kept for Opus): after each [`push`](Self::push) (one RTP
+/// packet in), call [`pull`](Self::pull) until it returns `None` (every frame that packet
+/// completed out) before the next `push`. [`params`](Self::params) describe the frames
+/// pulled so far, never a frame still inside.
+enum Depacketizer {
+    /// A codec retina depacketizes (H.264, H.265, AAC, G.711): the depacketizer
+    /// `demuxed()` would have used, with the ring buffer it reads the payloads from.
+    Retina {
+        inner: retina::codec::Depacketizer,
+        buf: DepacketizeBuf,
+        /// The stream's encoding name (lower case), to name its parameters.
+        encoding: Box<str>,
+    },
+    /// Opus (RFC 7587): every RTP payload is one Opus packet, so one frame.
+    Opus {
+        /// See [`opus_channels`].
+        channels: u16,
+        /// The frame of the last packet pushed, until pulled.
+        pending: Option<Depacketized>,
+        /// Packets lost before empty payloads that were skipped (an Opus packet has at
+        /// least one byte), to count with the next frame.
+        lost: u16,
+    },
+}
+
+impl fmt::Debug for Depacketizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Depacketizer::Retina {
+                inner, encoding, ..
+            } => f
+                .debug_struct("Retina")
+                .field("inner", inner)
+                .field("encoding", encoding)
+                .finish_non_exhaustive(),
+            Depacketizer::Opus {
+                channels,
+                pending,
+                lost,
+            } => f
+                .debug_struct("Opus")
+                .field("channels", channels)
+                .field("pending", pending)
+                .field("lost", lost)
+                .finish(),
+        }
+    }
+}
+
+/// Initial size of the ring buffer of a retina depacketizer; it grows to hold the
+/// largest frame in progress.
+const DEPACKETIZE_BUF_CAPACITY: usize = 64 * 1024;
+
+impl Depacketizer {
+    /// The depacketizer of a stream [`supported`] accepted, with the `fmtp` of its media
+    /// description (see [`sdp_fmtps`]).
+    fn new(stream: &Stream, fmtp: Option<&str>) -> Result<Depacketizer, String> {
+        if stream.encoding_name() == "opus" {
+            return Ok(Depacketizer::Opus {
+                channels: opus_channels(stream.channels(), fmtp),
+                pending: None,
+                lost: 0,
+            });
+        }
+        let mut inner = retina::codec::Depacketizer::new(
+            stream.media(),
+            stream.encoding_name(),
+            stream.clock_rate_hz(),
+            stream.channels(),
+            fmtp,
+        )
+        .map_err(|e| format!("unusable codec parameters in the SDP: {e}"))?;
+        inner.set_frame_format(FrameFormat {
+            h26x_framing: retina::codec::h26x::Framing::AnnexB,
+            parameter_set_insertion: ParameterSetInsertion::EachKeyFrame,
+            aac_framing: retina::codec::aac::Framing::Raw,
+        });
+        Ok(Depacketizer::Retina {
+            inner,
+            buf: DepacketizeBuf::new(DEPACKETIZE_BUF_CAPACITY),
+            encoding: stream.encoding_name().into(),
+        })
+    }
+
+    /// Takes one RTP packet of the track; fails if its payload is invalid for the codec.
+    fn push(&mut self, packet: ReceivedPacket) -> Result<(), String> {
+        match self {
+            Depacketizer::Retina { inner, buf, .. } => buf
+                .push(inner, PacketMeta::from_received(&packet), packet.payload())
+                .map_err(|why| {
+                    format!(
+                        "RTP packet {} (SSRC {:08x}) rejected: {why}",
+                        packet.sequence_number(),
+                        packet.ssrc()
+                    )
+                }),
+            Depacketizer::Opus { pending, lost, .. } => {
+                let pts = packet.timestamp().elapsed();
+                let loss = lost.saturating_add(packet.loss());
+                let data = packet.into_payload_bytes();
+                if data.is_empty() {
+                    *lost = loss;
+                } else {
+                    *lost = 0;
+                    *pending = Some(Depacketized::Audio { pts, loss, data });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The next frame completed by the packets pushed so far, if any.
+    fn pull(&mut self) -> Option<Result<Depacketized, String>> {
+        match self {
+            Depacketizer::Retina { inner, .. } => loop {
+                match inner.pull()? {
+                    Ok(CodecItem::VideoFrame(frame)) => {
+                        return Some(Ok(Depacketized::Video(frame)));
+                    }
+                    Ok(CodecItem::AudioFrame(frame)) => {
+                        return Some(Ok(Depacketized::Audio {
+                            pts: frame.timestamp().elapsed(),
+                            loss: frame.loss(),
+                            data: Bytes::copy_from_slice(frame.data()),
+                        }));
+                    }
+                    // Metadata: never set up.
+                    Ok(_) => {}
+                    // retina's DepacketizeError shows its description only in Debug.
+                    Err(e) => return Some(Err(format!("depacketizing failed: {e:?}"))),
+                }
+            },
+            Depacketizer::Opus { pending, .. } => pending.take().map(Ok),
+        }
+    }
+
+    /// The codec parameters as of the frames pulled so far, if known.
+    fn params(&self) -> Option<CodecParams> {
+        match self {
+            Depacketizer::Retina {
+                inner, encoding, ..
+            } => codec_params(encoding, inner.parameters()?),
+            Depacketizer::Opus { channels, .. } => Some(CodecParams::Opus {
+                sample_rate: OPUS_CLOCK_RATE,
+                channels: *channels,
+            }),
+        }
+    }
+}
+
+/// A frame out of a [`Depacketizer`].
+#[derive(Debug)]
+enum Depacketized {
+    /// An H.264 or H.265 access unit as retina assembled it.
+    Video(VideoFrame),
+    /// An audio frame.
+    Audio {
+        /// In the track's clock ticks, on retina's timeline.
+        pts: i64,
+        /// RTP packets lost just before this frame.
+        loss: u16,
+        data: Bytes,
+    },
 }
 
 /// Holds a value that must be dropped inside a tokio runtime (retina spawns its
@@ -982,7 +1327,6 @@ mod tests {
                 "200 response to PLAY: no RTP-Info",
                 K::Setup,
             ),
-            (Step::Depacketize, Some(200), "bad fmtp", K::Describe),
             (
                 Step::Describe,
                 None,
@@ -1075,6 +1419,25 @@ mod tests {
             channels: 1,
         };
         assert_eq!(h265_irap_fixup(&cra, &g711), None);
+    }
+
+    #[test]
+    fn opus_channels_come_from_sprop_stereo() {
+        let rtpmap_two = NonZeroU16::new(2);
+        assert_eq!(opus_channels(rtpmap_two, None), 1, "mono by default");
+        assert_eq!(opus_channels(rtpmap_two, Some("sprop-stereo=0")), 1);
+        assert_eq!(
+            opus_channels(
+                rtpmap_two,
+                Some("minptime=10; SPROP-STEREO = 1 ;useinbandfec=1")
+            ),
+            2
+        );
+        assert_eq!(opus_channels(None, Some("sprop-stereo=1")), 2);
+        // `stereo` is what the camera would like to receive, not what it sends.
+        assert_eq!(opus_channels(rtpmap_two, Some("stereo=1")), 1);
+        // A (non-conforming) `opus/48000/1` is believed.
+        assert_eq!(opus_channels(NonZeroU16::new(1), Some("sprop-stereo=1")), 1);
     }
 
     #[test]
