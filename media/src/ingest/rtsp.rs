@@ -95,6 +95,7 @@ use watchpost_config::{CameraConfig, CameraPolicy, RtspTransport, Secret, Secret
 
 use super::policy::RetinaPolicies;
 use super::{FrameSink, Source, SourceError, SourceErrorKind, SourceWarning};
+use crate::codec::{annexb, h265};
 use crate::frame::{CodecParams, Frame, MediaKind, Track};
 
 /// Longest wait for each RTSP request/answer step of a session: the TCP connect together
@@ -865,13 +866,16 @@ fn h265_irap_fixup(data: &[u8], params: &CodecParams) -> Option<Vec<u8>> {
     let CodecParams::H265 { vps, sps, pps, .. } = params else {
         return None;
     };
-    let types: Vec<u8> = annex_b_headers(data).map(|h| (h >> 1) & 0x3f).collect();
-    let mut vcl = types.iter().filter(|&&t| t < 32).peekable();
+    let types = h265_nal_types(data);
+    let mut vcl = types.iter().filter(|t| t.is_vcl()).peekable();
     vcl.peek()?;
-    if !vcl.all(|t| (16..=23).contains(t)) {
+    if !vcl.all(|t| t.is_irap()) {
         return None;
     }
-    if [32, 33, 34].iter().all(|t| types.contains(t)) {
+    if [h265::NalType::VPS, h265::NalType::SPS, h265::NalType::PPS]
+        .iter()
+        .all(|t| types.contains(t))
+    {
         return Some(data.to_vec());
     }
     let mut out = Vec::with_capacity(data.len() + vps.len() + sps.len() + pps.len() + 12);
@@ -883,11 +887,9 @@ fn h265_irap_fixup(data: &[u8], params: &CodecParams) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The first header byte of every NAL unit of an Annex B access unit.
-fn annex_b_headers(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    data.windows(4)
-        .filter(|w| w[0] == 0 && w[1] == 0 && w[2] == 1)
-        .map(|w| w[3])
+/// The H.265 NAL unit types of an Annex B access unit, in order.
+fn h265_nal_types(data: &[u8]) -> Vec<h265::NalType> {
+    annexb::nal_units(data).filter_map(h265::nal_type).collect()
 }
 
 fn warn_loss(sink: &mut dyn FrameSink, track: usize, loss: u16) {
@@ -1399,7 +1401,7 @@ mod tests {
         // CRA_NUT (21) slice: header byte 21 << 1 = 0x2a.
         let cra = [0, 0, 0, 1, 0x2a, 0x01, 0xde, 0xad];
         let fixed = h265_irap_fixup(&cra, &params).expect("a CRA is a key frame");
-        let types: Vec<u8> = annex_b_headers(&fixed).map(|h| (h >> 1) & 0x3f).collect();
+        let types: Vec<u8> = h265_nal_types(&fixed).iter().map(|t| t.0).collect();
         assert_eq!(types, [32, 33, 34, 21]);
         assert!(fixed.ends_with(&cra));
 
