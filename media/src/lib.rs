@@ -22,5 +22,6 @@ pub mod codec;
 pub mod frame;
 pub mod hub;
 pub mod ingest;
+pub mod webrtc;
 
 pub use frame::{CodecParams, Frame, MediaKind, Track};

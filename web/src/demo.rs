@@ -56,6 +56,9 @@ pub async fn run(
 
     let mut config = Config::default();
     config.server.http_listen = listen;
+    // WebRTC on any free UDP port of the same address: browsers learn it from the answer,
+    // and a fixed port could be taken on a shared machine.
+    config.webrtc.udp_listen = SocketAddr::new(listen.ip(), 0);
     config.storage.data_dir = data_dir;
     config.cameras = cameras;
     config.validate().context("demo configuration")?;
@@ -132,6 +135,7 @@ fn print_urls(config: &Config, http: SocketAddr) {
     println!("  web UI       {base}/");
     println!("  health       {base}/healthz");
     println!("  cameras API  {base}/api/v1/cameras");
+    println!("  streams API  {base}/api/v1/paths");
     println!("  database     {db}");
     println!("  data dir     {}", display_dir(&config.storage.data_dir));
     println!("Simulated cameras (RTSP, also playable with ffplay or VLC):");
@@ -141,8 +145,13 @@ fn print_urls(config: &Config, http: SocketAddr) {
             None => String::new(),
         };
         println!("  {:<18} main {}{auth}", camera.name, camera.main_url);
+        println!(
+            "  {:<18}      watch {base}/play/{}/main  (WHEP {base}/whep/{}/main)",
+            "", camera.name, camera.name
+        );
         if let Some(sub) = &camera.sub_url {
             println!("  {:<18} sub  {sub}", "");
+            println!("  {:<18}      watch {base}/play/{}/sub", "", camera.name);
         }
     }
     println!();

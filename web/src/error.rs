@@ -18,12 +18,25 @@ pub enum ApiError {
     /// 404: the route or object does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// 405: the resource exists but does not support this method; the message says why.
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
+    /// 406: nothing the camera sends is acceptable to the client (WHEP codec negotiation).
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    /// 415: the body is not of the required media type.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
     /// 504: a camera did not start in time; the message (no credentials) says why.
     #[error("camera not ready: {0}")]
     CameraTimeout(String),
+    /// 503: the camera behind a path did not become ready within the start timeout (the
+    /// message, without credentials, says why). WHEP answers this instead of 504.
+    #[error("source unavailable: {0}")]
+    SourceUnavailable(String),
     /// 503: a dependency (the database) is down; the client should retry after a while.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -46,7 +59,25 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match &self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.as_str()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.as_str()),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m.as_str(),
+            ),
+            ApiError::NotAcceptable(m) => {
+                (StatusCode::NOT_ACCEPTABLE, "not_acceptable", m.as_str())
+            }
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m.as_str(),
+            ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::SourceUnavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "source_unavailable",
+                m.as_str(),
+            ),
             ApiError::CameraTimeout(m) => {
                 (StatusCode::GATEWAY_TIMEOUT, "camera_timeout", m.as_str())
             }

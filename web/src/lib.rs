@@ -11,6 +11,7 @@ pub mod logging;
 mod paths;
 mod serve;
 mod signal;
+mod whep;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,7 @@ use axum::routing::get;
 use watchpost_command::Database;
 use watchpost_config::Config;
 use watchpost_media::hub::HubHandle;
+use watchpost_media::webrtc::WebRtc;
 
 pub use error::ApiError;
 pub use serve::{Server, serve};
@@ -39,6 +41,9 @@ pub struct AppState {
     pub hub: HubHandle,
     /// When the server started (for uptime).
     pub started: Instant,
+    /// The WebRTC layer (WHEP sessions); `None` until [`AppState::with_webrtc`], and
+    /// then WHEP answers 503.
+    pub webrtc: Option<WebRtc>,
 }
 
 impl AppState {
@@ -49,7 +54,14 @@ impl AppState {
             db,
             hub,
             started: Instant::now(),
+            webrtc: None,
         }
+    }
+
+    /// Adds the running WebRTC layer (what makes `/whep` work).
+    pub fn with_webrtc(mut self, webrtc: WebRtc) -> AppState {
+        self.webrtc = Some(webrtc);
+        self
     }
 }
 
@@ -57,7 +69,9 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(ui_index))
+        .route("/play/{*path}", get(ui_play))
         .route("/healthz", get(health::healthz))
+        .merge(whep::router())
         .nest("/api/v1", api_router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
@@ -68,8 +82,15 @@ fn api_router() -> Router<AppState> {
         .route("/cameras", get(health::cameras))
         .route("/paths", get(paths::list))
         .route("/paths/{*name}", get(paths::one))
+        .route("/webrtc/sessions", get(whep::sessions))
 }
 
 async fn ui_index() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("ui/index.html"))
+}
+
+/// `GET /play/{path}`: a page that plays one path over WHEP (the path is read from the
+/// page's own URL).
+async fn ui_play() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("ui/play.html"))
 }

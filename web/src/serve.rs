@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use watchpost_command::Database;
 use watchpost_config::Config;
 use watchpost_media::hub::{Hub, HubConfig};
+use watchpost_media::webrtc::WebRtc;
 
 use crate::{AppState, app};
 
@@ -33,14 +34,20 @@ impl Server {
         let db = Database::connect(&config.storage.effective_database_url()).await?;
         let paths = watchpost_media::cameras::camera_paths(&config.cameras)?;
         let hub = Hub::spawn(HubConfig::from_config(&config.media), paths)?;
+        let webrtc = WebRtc::start(&config.webrtc, hub.clone()).await?;
         let addr = config.server.http_listen;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (server.http_listen)"))?;
         Ok(Server {
             listener,
-            state: AppState::new(config, db, hub),
+            state: AppState::new(config, db, hub).with_webrtc(webrtc),
         })
+    }
+
+    /// The bound WebRTC UDP address (the real port when the configuration asked for 0).
+    pub fn webrtc_addr(&self) -> Option<SocketAddr> {
+        self.state.webrtc.as_ref().map(WebRtc::local_addr)
     }
 
     /// The bound HTTP address (the real port when the configuration asked for port 0).
@@ -61,6 +68,7 @@ impl Server {
         let grace = state.config.server.shutdown_grace;
         let db = state.db.clone();
         let hub = state.hub.clone();
+        let webrtc = state.webrtc.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
             shutdown.await;
@@ -80,6 +88,9 @@ impl Server {
                     }
                 }
             }
+        }
+        if let Some(webrtc) = webrtc {
+            webrtc.shutdown().await;
         }
         hub.shutdown().await;
         db.close().await;

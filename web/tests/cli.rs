@@ -43,7 +43,7 @@ fn start_server(dir: &std::path::Path) -> (Child, SocketAddr, mpsc::Receiver<Str
     std::fs::write(
         &config,
         format!(
-            "[server]\nhttp_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n",
+            "[server]\nhttp_listen = \"127.0.0.1:0\"\n[webrtc]\nudp_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n",
             dir.join("data").display().to_string()
         ),
     )

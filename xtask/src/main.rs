@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask demo [--data-dir DIR] [--listen ADDR]`: installs what the demo needs,
 //!   builds, and runs `watchpost demo` (simulated cameras, embedded SQLite, web UI).
-//! - `cargo xtask test [--no-install] [-- NEXTEST_ARGS]`: installs what the tests need, then
+//! - `cargo xtask test [--no-install] [-- NEXTEST_ARGS]`: installs what the tests need
+//!   (Debian packages, cargo-nextest, the Python test players in `<target>/py-players`), then
 //!   runs `cargo fmt --check`, clippy (default and no-default features), a check that the
 //!   no-default-features build needs no system library, and the whole suite with nextest.
 //!
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod packages;
+mod players;
 mod postgres;
 
 fn main() -> ExitCode {
@@ -23,13 +25,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
-        Some("install") => packages::ensure(packages::ALL),
+        Some("install") => {
+            packages::ensure(packages::ALL).and_then(|()| players::ensure().map(drop))
+        }
         Some("with-postgres") => with_postgres(&args[1..]),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask demo [--data-dir DIR] [--listen ADDR]\n  \
                  cargo xtask test [--no-install] [-- NEXTEST_ARGS]\n  \
-                 cargo xtask install   (system packages for the demo and the tests)\n  \
+                 cargo xtask install   (system packages for the demo and the tests, and the Python test players)\n  \
                  cargo xtask with-postgres -- CMD ARGS   (run CMD with WATCHPOST_TEST_POSTGRES_URL set)"
             );
             return ExitCode::from(2);
@@ -141,6 +145,7 @@ fn test(args: &[String]) -> Result {
     if install {
         packages::ensure(packages::ALL)?;
         ensure_nextest()?;
+        players::ensure()?;
     }
     let pg = postgres::ensure()?;
 
@@ -169,6 +174,9 @@ fn test(args: &[String]) -> Result {
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(nextest_args)
         .env("WATCHPOST_TEST_POSTGRES_URL", pg.url());
+    if let Some(python) = players::python() {
+        nextest.env(players::ENV, python);
+    }
     let result = run(&mut nextest);
     drop(pg);
     result

@@ -39,9 +39,31 @@ pub const ALL: &[&str] = &[
     "ffmpeg",
     "postgresql",
     "iproute2",
+    // WHEP players: headless Chromium (driven by npm's playwright-core) and aiortc, which
+    // `cargo xtask test` installs from PyPI into a virtualenv (see players.rs).
+    "chromium",
+    "fonts-liberation",
+    "nodejs",
+    "npm",
+    "python3-venv",
 ];
 
+/// Packages whose program may come from another package: NodeSource's `nodejs` bundles
+/// npm and conflicts with Debian's `npm`, so a working `npm` command is enough.
+const PROVIDED_BY_COMMAND: &[(&str, &str)] = &[("npm", "npm")];
+
 fn installed(package: &str) -> bool {
+    let by_command = PROVIDED_BY_COMMAND.iter().any(|&(p, command)| {
+        p == package
+            && Command::new(command)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+    });
+    by_command || dpkg_installed(package)
+}
+
+fn dpkg_installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${db:Status-Abbrev}", package])
         .output()

@@ -1,0 +1,175 @@
+//! WebRTC egress: every hub path playable over WHEP, on [str0m](https://docs.rs/str0m).
+//!
+//! ```text
+//! hub Reader ──▶ session task ──▶ WhepSession (str0m Rtc: packetize, SRTP) ──▶ shared UDP socket ──▶ viewer
+//!                     ▲                                                               │
+//!                     └──── session inbox ◀── mux task (routes by ufrag / address) ◀──┘
+//! ```
+//!
+//! Vocabulary:
+//! - a **session** is one viewer (one WHEP resource, one str0m `Rtc`), named by a
+//!   [`SessionId`] that is also its unguessable URL;
+//! - the **mux** owns the one UDP socket all sessions share; it routes an incoming datagram
+//!   to a session by the local **ufrag** in a STUN binding request's USERNAME (a new
+//!   viewer address) and from then on by the viewer's **address**;
+//! - the **plan** ([`negotiate::Plan`]) is which path track goes out on which offered
+//!   payload type;
+//! - the **key-frame gate**: a session sends video only from a key frame on — after
+//!   connecting, after its reader dropped frames, after a picture-loss request (PLI/FIR).
+//!
+//! str0m is sans-IO: [`session::WhepSession`] holds the protocol state and is driven with
+//! explicit time; the tasks in `mux` own the socket, the tokio clock and the hub reader.
+//! NACKs are answered by str0m from its per-session packet history (RTX). Certificates
+//! are ECDSA P-256 (str0m's default through dimpl/rcgen), one per [`WebRtc`].
+//!
+//! Not in this increment: ICE-TCP, TURN relaying on our side, trickle ICE (`PATCH`), AAC →
+//! Opus transcoding, per-session RTCP stats in the paths API.
+
+pub mod mux;
+pub mod negotiate;
+pub mod session;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::hub::{HubError, HubHandle};
+pub use negotiate::NegotiationError;
+pub use session::{SessionState, SessionStats};
+
+/// Names one session; random, 22 characters of `[A-Za-z0-9]`, safe in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    fn random() -> SessionId {
+        // str0m's ICE password generator: at least 128 bits of randomness, alphanumeric.
+        SessionId(str0m::IceCreds::new().pass)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What can go wrong creating a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebRtcError {
+    /// The offer is not SDP we can read (HTTP 400).
+    #[error("malformed SDP offer: {0}")]
+    MalformedOffer(String),
+    /// Nothing the path sends is in the offer (HTTP 406).
+    #[error(transparent)]
+    Negotiation(#[from] NegotiationError),
+    /// The hub: unknown path (404), start timeout (503 for WHEP), shut down.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// The socket could not be bound.
+    #[error("{0}")]
+    Io(String),
+    /// str0m refused something it should not have (a bug; HTTP 500).
+    #[error("WebRTC: {0}")]
+    Rtc(String),
+    /// The WebRTC layer is shutting down.
+    #[error("the WebRTC layer has shut down")]
+    Closed,
+}
+
+/// One session as the API reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// Its id.
+    pub id: SessionId,
+    /// The path it plays.
+    pub path: String,
+    /// Where it is.
+    pub state: SessionState,
+    /// Its counters (refreshed every half second).
+    pub stats: SessionStats,
+}
+
+/// The WebRTC layer: the shared socket, its mux task and the sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct WebRtc {
+    shared: Arc<mux::Shared>,
+}
+
+impl fmt::Debug for WebRtc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebRtc")
+            .field("udp", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebRtc {
+    /// Binds `config.udp_listen` (port 0: any; see [`Self::local_addr`]), makes the ECDSA
+    /// P-256 DTLS certificate and starts the mux task. Host candidates are the
+    /// `advertised_addresses` with the bound port, or the bound address itself.
+    pub async fn start(
+        config: &watchpost_config::WebRtcConfig,
+        hub: HubHandle,
+    ) -> Result<WebRtc, WebRtcError> {
+        let provider = str0m::crypto::from_feature_flags();
+        let cert = provider
+            .dtls_provider
+            .generate_certificate()
+            .ok_or_else(|| WebRtcError::Io("cannot generate a DTLS certificate".into()))?;
+        let shared =
+            mux::Shared::start(config.udp_listen, &config.advertised_addresses, cert, hub).await?;
+        Ok(WebRtc { shared })
+    }
+
+    /// The bound UDP address (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr()
+    }
+
+    /// Plays `path` to the viewer that sent `offer` (SDP text): attaches a hub reader
+    /// (starting the camera; waits up to the hub's start timeout), negotiates codecs,
+    /// starts the session task. Returns the session id and the SDP answer.
+    pub async fn create_session(
+        &self,
+        path: &str,
+        offer: &str,
+    ) -> Result<(SessionId, String), WebRtcError> {
+        self.shared.create_session(path, offer).await
+    }
+
+    /// Ends a session (its task stops, its reader detaches, its routes go). `false` if no
+    /// such session exists.
+    pub fn close_session(&self, id: &str) -> bool {
+        self.shared.close_session(id)
+    }
+
+    /// The live sessions, ordered by id.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared.sessions()
+    }
+
+    /// How many sessions exist.
+    pub fn session_count(&self) -> usize {
+        self.shared.session_count()
+    }
+
+    /// Ends every session and stops the mux; returns when their tasks have ended.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown().await;
+    }
+}

@@ -1,0 +1,716 @@
+//! One WHEP viewer as a sans-IO state machine around a str0m [`Rtc`].
+//!
+//! Calling contract (the session task in [`super::mux`] is the only caller):
+//! 1. [`WhepSession::accept`] the viewer's offer against the path's tracks → the session
+//!    and the SDP answer.
+//! 2. Loop: call [`WhepSession::poll`] until it returns [`Poll::Wait`] (send every
+//!    [`Poll::Transmit`] on the shared socket) or [`Poll::Closed`] (stop).
+//! 3. Feed what happens, each with the current time: a datagram for this session →
+//!    [`WhepSession::handle_datagram`]; the deadline of `Wait` passed →
+//!    [`WhepSession::handle_timeout`]; a hub reader event → [`WhepSession::handle_reader`]
+//!    (only while [`WhepSession::wants_media`]). Then go back to 2.
+//!
+//! No sockets, no clock, no tasks here: time comes in as arguments, so tests can drive it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use str0m::change::SdpOffer;
+use str0m::config::DtlsCert;
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+use super::WebRtcError;
+use super::negotiate::{OfferSummary, Plan, TrackPlan, negotiate};
+use crate::frame::{Frame, Track};
+use crate::hub::ReaderEvent;
+
+/// A viewer that has not completed ICE and DTLS within this time is given up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A picture-loss request this soon after the last key frame went out is only counted: the
+/// viewer is most likely asking for the key frame that is already on its way.
+const KEYFRAME_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
+/// What every session of a mux shares: the DTLS certificate and the host candidates.
+#[derive(Debug, Clone)]
+pub struct SessionSetup {
+    /// ECDSA P-256 certificate (aiortc accepts nothing else), one per mux.
+    pub cert: DtlsCert,
+    /// Host candidates announced in every answer: the bound address or the advertised
+    /// ones. The first is also the local address incoming datagrams are reported on.
+    pub candidates: Vec<SocketAddr>,
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    /// Answer sent; waiting for ICE and DTLS.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// Over.
+    Closed,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// ICE failed or the viewer stopped answering consent checks.
+    IceDisconnected,
+    /// ICE and DTLS did not complete within [`CONNECT_TIMEOUT`].
+    ConnectTimeout,
+    /// The hub closed the path (removed, or shutdown).
+    PathClosed,
+    /// Ended on request (`DELETE`, or the server shutting down).
+    Requested,
+    /// str0m reported an error.
+    Rtc(String),
+}
+
+/// Counters of one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SessionStats {
+    /// Video frames handed to str0m.
+    pub video_frames: u64,
+    /// Audio frames handed to str0m.
+    pub audio_frames: u64,
+    /// Key frames handed to str0m.
+    pub key_frames: u64,
+    /// Picture loss indications (PLI) received.
+    pub pli: u64,
+    /// Full intra requests (FIR) received.
+    pub fir: u64,
+    /// Video frames not sent because the viewer waited for a key frame (after connect,
+    /// a PLI/FIR or a reader drop).
+    pub frames_skipped_for_key: u64,
+    /// Frames the hub reader dropped because this session fell behind.
+    pub reader_drops: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Datagrams received.
+    pub datagrams_in: u64,
+}
+
+/// What the session wants done next.
+#[derive(Debug)]
+pub enum Poll {
+    /// Send `data` to `destination` from the shared socket.
+    Transmit {
+        /// The viewer's address.
+        destination: SocketAddr,
+        /// One datagram.
+        data: Vec<u8>,
+    },
+    /// Nothing to do before this time (or before new input).
+    Wait(Instant),
+    /// The session is over; drop it.
+    Closed(CloseReason),
+}
+
+/// Maps a track's source timestamps to RTP media time that never goes backwards, across
+/// the source's reconnects (each restarts its timestamps near 0).
+#[derive(Debug, Default)]
+struct Timeline {
+    offset: Option<i64>,
+    last: u64,
+}
+
+impl Timeline {
+    fn map(&mut self, pts: i64, step: u64) -> u64 {
+        let offset = *self
+            .offset
+            .get_or_insert_with(|| self.last as i64 + step as i64 - pts);
+        let t = (pts + offset).max(0) as u64;
+        self.last = t;
+        t
+    }
+
+    fn reset(&mut self) {
+        self.offset = None;
+    }
+}
+
+struct Outgoing {
+    plan: TrackPlan,
+    mid: Option<Mid>,
+    timeline: Timeline,
+    frequency: Frequency,
+}
+
+/// One viewer: a str0m [`Rtc`] with the negotiated [`Plan`] and the key-frame gate.
+pub struct WhepSession {
+    rtc: Rtc,
+    video: Option<Outgoing>,
+    audio: Option<Outgoing>,
+    /// Local address reported as the destination of incoming datagrams.
+    local: SocketAddr,
+    state: SessionState,
+    created: Instant,
+    /// Drop video until the next key frame (at start, after PLI/FIR or reader drops).
+    need_key: bool,
+    last_key_sent: Option<Instant>,
+    stats: SessionStats,
+    omitted: Vec<String>,
+}
+
+impl std::fmt::Debug for WhepSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhepSession")
+            .field("state", &self.state)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn codec_of(name: &str) -> Option<Codec> {
+    Some(match name {
+        "H264" => Codec::H264,
+        "H265" => Codec::H265,
+        "PCMA" => Codec::PCMA,
+        "PCMU" => Codec::PCMU,
+        "OPUS" => Codec::Opus,
+        _ => return None,
+    })
+}
+
+fn add_to_config(config: &mut RtcConfig, plan: &TrackPlan) -> Result<Frequency, WebRtcError> {
+    let codec = codec_of(&plan.codec.name)
+        .ok_or_else(|| WebRtcError::Rtc(format!("cannot send {}", plan.codec.name)))?;
+    let rate = Frequency::new(plan.codec.clock_rate)
+        .ok_or_else(|| WebRtcError::MalformedOffer("a clock rate of 0".into()))?;
+    config.codec_config().add_config(
+        Pt::from(plan.codec.pt),
+        plan.rtx.map(Pt::from),
+        codec,
+        rate,
+        plan.codec.channels,
+        FormatParams::parse_line(&plan.codec.fmtp),
+    );
+    Frequency::new(plan.clock_rate)
+        .ok_or_else(|| WebRtcError::Rtc("a track with a clock rate of 0".into()))
+}
+
+impl WhepSession {
+    /// Accepts a WHEP offer for a path with `tracks`. Returns the session and the SDP
+    /// answer (complete, with host candidates: no trickle needed).
+    ///
+    /// Errors: [`WebRtcError::MalformedOffer`] (400), [`WebRtcError::Negotiation`] (406).
+    pub fn accept(
+        offer_sdp: &str,
+        tracks: &[Track],
+        setup: &SessionSetup,
+        now: Instant,
+    ) -> Result<(WhepSession, String), WebRtcError> {
+        let summary = OfferSummary::parse(offer_sdp).map_err(WebRtcError::MalformedOffer)?;
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| WebRtcError::MalformedOffer(e.to_string()))?;
+        let Plan {
+            video,
+            audio,
+            omitted,
+        } = negotiate(tracks, &summary)?;
+
+        let mut config = RtcConfig::new()
+            .clear_codecs()
+            .set_dtls_cert(setup.cert.clone())
+            // Packet history for NACK answers (RTX): about two seconds of video.
+            .set_send_buffer_video(2000)
+            .set_stats_interval(Some(Duration::from_secs(1)));
+        let mut outgoing = |plan: Option<TrackPlan>| -> Result<Option<Outgoing>, WebRtcError> {
+            let Some(plan) = plan else { return Ok(None) };
+            let frequency = add_to_config(&mut config, &plan)?;
+            Ok(Some(Outgoing {
+                plan,
+                mid: None,
+                timeline: Timeline::default(),
+                frequency,
+            }))
+        };
+        let video = outgoing(video)?;
+        let audio = outgoing(audio)?;
+
+        let mut rtc = config.build(now);
+        for addr in &setup.candidates {
+            let candidate = Candidate::host(*addr, "udp")
+                .map_err(|e| WebRtcError::Rtc(format!("host candidate {addr}: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| WebRtcError::MalformedOffer(e.to_string()))?;
+        let local = *setup
+            .candidates
+            .first()
+            .ok_or_else(|| WebRtcError::Rtc("no host candidate".into()))?;
+        let session = WhepSession {
+            rtc,
+            video,
+            audio,
+            local,
+            state: SessionState::Connecting,
+            created: now,
+            need_key: true,
+            last_key_sent: None,
+            stats: SessionStats::default(),
+            omitted,
+        };
+        Ok((session, answer.to_sdp_string()))
+    }
+
+    /// The local ICE user name fragment: the first half of the STUN USERNAME the viewer
+    /// sends, which is how the mux finds this session for a new address.
+    pub fn local_ufrag(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().ufrag
+    }
+
+    /// Tracks of the path left out, with why (for the log).
+    pub fn omitted(&self) -> &[String] {
+        &self.omitted
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// Whether hub frames should be read now (once connected; until then the reader's
+    /// bounded queue holds the cached GOP, or skips to a newer key frame).
+    pub fn wants_media(&self) -> bool {
+        self.state == SessionState::Connected
+    }
+
+    /// A datagram from `source` for this session arrived at `now`.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.stats.datagrams_in += 1;
+        let Ok(contents) = data.try_into() else {
+            return; // Not STUN, DTLS or (S)RTP: ignore.
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(error = %e, %source, "datagram rejected");
+        }
+    }
+
+    /// The deadline from [`Poll::Wait`] has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::debug!(error = %e, "timeout handling failed");
+        }
+    }
+
+    /// An event from the hub reader (only read while [`Self::wants_media`]).
+    pub fn handle_reader(&mut self, now: Instant, event: ReaderEvent) {
+        match event {
+            ReaderEvent::Tracks(tracks) => {
+                // A reconnect: timestamps restart; keep ours monotonic. (A codec change on
+                // reconnect is not renegotiated in this increment.)
+                for out in [&mut self.video, &mut self.audio].into_iter().flatten() {
+                    out.timeline.reset();
+                    if let Some(t) = tracks.get(out.plan.track)
+                        && t.clock_rate != out.plan.clock_rate
+                    {
+                        tracing::warn!(
+                            track = out.plan.track,
+                            "the track's clock rate changed on reconnect"
+                        );
+                    }
+                }
+                self.need_key = true;
+            }
+            ReaderEvent::Frame(frame) => self.write_frame(now, &frame),
+            ReaderEvent::Dropped { frames } => {
+                self.stats.reader_drops += frames;
+                self.need_key = true;
+            }
+            ReaderEvent::Discontinuity { .. } => self.need_key = true,
+        }
+    }
+
+    fn write_frame(&mut self, now: Instant, frame: &Frame) {
+        let is_video = self
+            .video
+            .as_ref()
+            .is_some_and(|v| v.plan.track == frame.track);
+        let out = if is_video {
+            if self.need_key && !frame.key {
+                self.stats.frames_skipped_for_key += 1;
+                return;
+            }
+            self.video.as_mut()
+        } else {
+            match &self.audio {
+                Some(a) if a.plan.track == frame.track => self.audio.as_mut(),
+                _ => None,
+            }
+        };
+        let Some(out) = out else { return };
+        let Some(mid) = out.mid else { return };
+        let step = u64::from(out.plan.clock_rate / 25);
+        let rtp_time = MediaTime::new(out.timeline.map(frame.pts, step), out.frequency);
+        let pt = Pt::from(out.plan.codec.pt);
+        let Some(writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        // str0m takes H.264/H.265 in Annex B and fragments it (FU-A/FU); G.711 and Opus
+        // frames are one packet each.
+        let data: Arc<[u8]> = Arc::from(&frame.data[..]);
+        if let Err(e) = writer.write(pt, frame.received.into_std(), rtp_time, data) {
+            tracing::debug!(error = %e, "frame not written");
+            return;
+        }
+        if is_video {
+            self.stats.video_frames += 1;
+            if frame.key {
+                self.stats.key_frames += 1;
+                self.need_key = false;
+                self.last_key_sent = Some(now);
+            }
+        } else {
+            self.stats.audio_frames += 1;
+        }
+    }
+
+    /// What to do next. Call until [`Poll::Wait`] or [`Poll::Closed`].
+    pub fn poll(&mut self, now: Instant) -> Poll {
+        if self.state == SessionState::Connecting && now >= self.created + CONNECT_TIMEOUT {
+            return self.close(CloseReason::ConnectTimeout);
+        }
+        loop {
+            if !self.rtc.is_alive() {
+                return self.close(CloseReason::IceDisconnected);
+            }
+            let output = match self.rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => return self.close(CloseReason::Rtc(e.to_string())),
+            };
+            match output {
+                Output::Transmit(t) => {
+                    self.stats.datagrams_out += 1;
+                    return Poll::Transmit {
+                        destination: t.destination,
+                        data: t.contents.to_vec(),
+                    };
+                }
+                Output::Timeout(at) => {
+                    let at = if self.state == SessionState::Connecting {
+                        at.min(self.created + CONNECT_TIMEOUT)
+                    } else {
+                        at
+                    };
+                    return Poll::Wait(at);
+                }
+                Output::Event(event) => {
+                    if let Some(reason) = self.handle_event(now, event) {
+                        return self.close(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, now: Instant, event: Event) -> Option<CloseReason> {
+        match event {
+            Event::Connected => {
+                tracing::debug!("WebRTC session connected");
+                self.state = SessionState::Connected;
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                return Some(CloseReason::IceDisconnected);
+            }
+            Event::MediaAdded(added) => {
+                let slot = match added.kind {
+                    RtcKind::Video => &mut self.video,
+                    RtcKind::Audio => &mut self.audio,
+                };
+                if let Some(out) = slot
+                    && out.mid.is_none()
+                {
+                    out.mid = Some(added.mid);
+                }
+            }
+            Event::KeyframeRequest(req) => {
+                match req.kind {
+                    KeyframeRequestKind::Pli => self.stats.pli += 1,
+                    KeyframeRequestKind::Fir => self.stats.fir += 1,
+                }
+                let recent = self
+                    .last_key_sent
+                    .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_GRACE);
+                if !recent {
+                    // Restart this viewer at the source's next key frame.
+                    self.need_key = true;
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn close(&mut self, reason: CloseReason) -> Poll {
+        self.state = SessionState::Closed;
+        self.rtc.disconnect();
+        Poll::Closed(reason)
+    }
+}
+
+/// The codecs per media kind an answer carries (for tests).
+#[cfg(test)]
+pub(crate) fn answer_codecs(answer: &str) -> std::collections::HashMap<String, Vec<String>> {
+    let summary = OfferSummary::parse(answer).unwrap_or_default();
+    summary
+        .media
+        .into_iter()
+        .map(|m| {
+            (
+                m.kind,
+                m.codecs.into_iter().map(|c| c.name).collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use str0m::change::{SdpAnswer, SdpPendingOffer};
+    use str0m::media::{Direction, MediaKind as RtcKind};
+    use str0m::net::{Protocol, Receive};
+    use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+    use super::*;
+    use crate::frame::{CodecParams, MediaKind, Track};
+    use crate::webrtc::NegotiationError;
+
+    const SERVER: &str = "127.0.0.1:40000";
+    const CLIENT: &str = "127.0.0.1:40001";
+
+    fn setup() -> SessionSetup {
+        let cert = str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+            .unwrap();
+        SessionSetup {
+            cert,
+            candidates: vec![SERVER.parse().unwrap()],
+        }
+    }
+
+    fn h264_pcma() -> Vec<Track> {
+        vec![
+            Track {
+                clock_rate: 90000,
+                kind: MediaKind::Video,
+                params: Some(Arc::new(CodecParams::H264 {
+                    sps: Bytes::new(),
+                    pps: Bytes::new(),
+                    width: 320,
+                    height: 240,
+                    rfc6381: "avc1.42c01e".into(),
+                })),
+            },
+            Track {
+                clock_rate: 8000,
+                kind: MediaKind::Audio,
+                params: Some(Arc::new(CodecParams::Pcma {
+                    sample_rate: 8000,
+                    channels: 1,
+                })),
+            },
+        ]
+    }
+
+    fn h265_only() -> Vec<Track> {
+        vec![Track {
+            clock_rate: 90000,
+            kind: MediaKind::Video,
+            params: Some(Arc::new(CodecParams::H265 {
+                vps: Bytes::new(),
+                sps: Bytes::new(),
+                pps: Bytes::new(),
+                width: 320,
+                height: 240,
+                rfc6381: "hvc1.1.6.L93.B0".into(),
+            })),
+        }]
+    }
+
+    /// A browser-like client on str0m: receive-only video and audio, H.264 + PCMA/PCMU.
+    fn client(now: Instant) -> (Rtc, String, SdpPendingOffer) {
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_h264(true)
+            .enable_pcma(true, false)
+            .enable_pcmu(true, false)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(CLIENT.parse().unwrap(), "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        change.add_media(RtcKind::Video, Direction::RecvOnly, None, None, None);
+        change.add_media(RtcKind::Audio, Direction::RecvOnly, None, None, None);
+        let (offer, pending) = change.apply().unwrap();
+        (rtc, offer.to_sdp_string(), pending)
+    }
+
+    #[test]
+    fn an_h264_and_pcma_offer_gets_an_answer_with_exactly_those() {
+        let now = Instant::now();
+        let (_client, offer, _) = client(now);
+        let (session, answer) = WhepSession::accept(&offer, &h264_pcma(), &setup(), now).unwrap();
+        let codecs = answer_codecs(&answer);
+        assert!(codecs["video"].contains(&"H264".to_owned()), "{answer}");
+        assert!(
+            codecs["video"].iter().all(|c| c == "H264" || c == "RTX"),
+            "{answer}"
+        );
+        assert_eq!(codecs["audio"], vec!["PCMA".to_owned()], "{answer}");
+        assert!(
+            answer.contains("a=candidate") && answer.contains("127.0.0.1 40000"),
+            "{answer}"
+        );
+        assert!(answer.contains("a=sendonly"), "{answer}");
+        assert_eq!(session.state(), SessionState::Connecting);
+    }
+
+    #[test]
+    fn an_h265_path_offered_to_an_h264_only_client_is_not_acceptable() {
+        let now = Instant::now();
+        let (_client, offer, _) = client(now);
+        let err = WhepSession::accept(&offer, &h265_only(), &setup(), now).unwrap_err();
+        let WebRtcError::Negotiation(NegotiationError::NoCommonCodec { camera, offer }) = &err
+        else {
+            panic!("expected no common codec, got {err:?}");
+        };
+        assert_eq!(camera, "video H.265 (hvc1.1.6.L93.B0)");
+        assert!(offer.contains("H264") && !offer.contains("H265"), "{offer}");
+        assert!(
+            err.to_string().contains("the camera sends video H.265"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_malformed_offer() {
+        let now = Instant::now();
+        let err = WhepSession::accept("hello", &h264_pcma(), &setup(), now).unwrap_err();
+        assert!(matches!(err, WebRtcError::MalformedOffer(_)), "{err:?}");
+    }
+
+    /// Both ends in one thread on simulated time: ICE, DTLS, SRTP, then a key frame and
+    /// an audio frame written by the session arrive at the client as media data.
+    #[test]
+    fn a_str0m_client_connects_and_receives_video_and_audio_on_simulated_time() {
+        let start = Instant::now();
+        let mut now = start;
+        let (mut client, offer, pending) = client(now);
+        let (mut session, answer) =
+            WhepSession::accept(&offer, &h264_pcma(), &setup(), now).unwrap();
+        client
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        let server_addr: SocketAddr = SERVER.parse().unwrap();
+        let client_addr: SocketAddr = CLIENT.parse().unwrap();
+
+        let mut idr = vec![
+            0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80,
+        ];
+        idr.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+        idr.extend(std::iter::repeat_n(0x88u8, 3000));
+        let frame = |track: usize, pts: i64, key: bool, data: Vec<u8>| Frame {
+            track,
+            pts,
+            key,
+            data: Bytes::from(data),
+            new_params: None,
+            received: tokio::time::Instant::now(),
+        };
+        let (mut video_bytes, mut audio_frames, mut sent) = (0usize, 0usize, false);
+        for _ in 0..2000 {
+            // Server → client.
+            let server_wait = loop {
+                match session.poll(now) {
+                    Poll::Transmit { destination, data } => {
+                        assert_eq!(destination, client_addr);
+                        let input = Input::Receive(
+                            now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: server_addr,
+                                destination: client_addr,
+                                contents: data.as_slice().try_into().unwrap(),
+                            },
+                        );
+                        client.handle_input(input).unwrap();
+                    }
+                    Poll::Wait(at) => break at,
+                    Poll::Closed(reason) => panic!("closed: {reason:?}"),
+                }
+            };
+            // Client → server.
+            let client_wait = loop {
+                match client.poll_output().unwrap() {
+                    Output::Transmit(t) => {
+                        session.handle_datagram(now, client_addr, &t.contents);
+                    }
+                    Output::Timeout(at) => break at,
+                    Output::Event(Event::MediaData(d)) => match d.params.spec().codec {
+                        Codec::H264 => video_bytes += d.data.len(),
+                        Codec::PCMA => audio_frames += 1,
+                        _ => {}
+                    },
+                    Output::Event(_) => {}
+                }
+            };
+            if session.wants_media() && !sent {
+                session.handle_reader(now, ReaderEvent::Frame(frame(0, 0, true, idr.clone())));
+                session.handle_reader(now, ReaderEvent::Frame(frame(1, 0, true, vec![0xd5; 160])));
+                session.handle_reader(
+                    now,
+                    ReaderEvent::Frame(frame(1, 160, true, vec![0xd5; 160])),
+                );
+                sent = true;
+            }
+            if video_bytes >= idr.len() - 8 && audio_frames >= 2 {
+                break;
+            }
+            let next = server_wait
+                .min(client_wait)
+                .max(now + Duration::from_millis(1));
+            now = next.min(now + Duration::from_millis(50));
+            session.handle_timeout(now);
+            client.handle_input(Input::Timeout(now)).unwrap();
+        }
+        assert_eq!(session.state(), SessionState::Connected);
+        assert!(video_bytes >= idr.len() - 8, "video bytes {video_bytes}");
+        assert!(audio_frames >= 2, "audio frames {audio_frames}");
+        assert_eq!(session.stats().key_frames, 1);
+        assert!(
+            now - start < Duration::from_secs(10),
+            "took {:?} simulated",
+            now - start
+        );
+    }
+}

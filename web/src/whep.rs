@@ -1,0 +1,192 @@
+//! WHEP (WebRTC-HTTP egress protocol): play any hub path in a browser.
+//!
+//! - `POST /whep/{path}` with an SDP offer (`Content-Type: application/sdp`) → `201
+//!   Created`, the SDP answer, `Location: /whep/sessions/{id}`. The answer is complete
+//!   (host candidates included), so clients need not trickle.
+//! - `DELETE /whep/sessions/{id}` → `204`, the session ends and its hub reader detaches.
+//! - `PATCH /whep/sessions/{id}` (trickle ICE, ICE restart) → `405` with `Allow`: not
+//!   supported yet; clients send all candidates in the offer instead.
+//! - `OPTIONS` on both → `204` with CORS headers and one `Link: <url>; rel="ice-server"`
+//!   per configured STUN/TURN URL.
+//!
+//! Errors (through [`ApiError`]): unknown path 404, invalid path 400, not SDP 415,
+//! malformed SDP 400, no codec in common 406 (naming what the camera sends and what the
+//! offer accepts), source not ready after the start timeout 503.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use watchpost_config::WebRtcConfig;
+use watchpost_media::hub::HubError;
+use watchpost_media::webrtc::WebRtcError;
+
+use crate::{ApiError, AppState};
+
+/// The WHEP routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/whep/sessions/{id}",
+            delete(delete_session).patch(patch_session).options(options),
+        )
+        .route("/whep/{*path}", post(create).options(options))
+}
+
+const SDP: &str = "application/sdp";
+const ALLOWED: &str = "POST, DELETE, OPTIONS";
+
+fn cors(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Location, Link"),
+    );
+}
+
+/// `Link` header values for the configured ICE servers (RFC 9725 §4.6).
+fn ice_server_links(config: &WebRtcConfig) -> Vec<HeaderValue> {
+    let mut out = Vec::new();
+    for server in &config.ice_servers {
+        for url in &server.urls {
+            let mut link = format!("<{url}>; rel=\"ice-server\"");
+            if let (Some(user), Some(credential)) = (&server.username, &server.credential) {
+                link.push_str(&format!(
+                    "; username=\"{user}\"; credential=\"{}\"; credential-type=\"password\"",
+                    credential.expose()
+                ));
+            }
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+async fn options(State(state): State<AppState>) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    cors(headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, DELETE, PATCH, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Authorization, If-Match"),
+    );
+    headers.insert("Accept-Post", HeaderValue::from_static(SDP));
+    for link in ice_server_links(&state.config.webrtc) {
+        headers.append(header::LINK, link);
+    }
+    response
+}
+
+fn whep_error(err: WebRtcError) -> ApiError {
+    match err {
+        WebRtcError::MalformedOffer(_) => ApiError::BadRequest(err.to_string()),
+        WebRtcError::Negotiation(_) => ApiError::NotAcceptable(err.to_string()),
+        // WHEP: the source is unavailable → 503 (the paths API says 504 for the same).
+        WebRtcError::Hub(e @ HubError::StartTimeout { .. }) => {
+            ApiError::SourceUnavailable(e.to_string())
+        }
+        WebRtcError::Hub(e) => ApiError::from(e),
+        WebRtcError::Closed => ApiError::Unavailable(err.to_string()),
+        WebRtcError::Io(_) | WebRtcError::Rtc(_) => ApiError::Internal(err.to_string()),
+    }
+}
+
+/// `GET /api/v1/webrtc/sessions`: every WHEP session with its path, state and counters.
+pub(crate) async fn sessions(
+    State(state): State<AppState>,
+) -> axum::Json<Vec<watchpost_media::webrtc::SessionInfo>> {
+    axum::Json(
+        state
+            .webrtc
+            .as_ref()
+            .map(|w| w.sessions())
+            .unwrap_or_default(),
+    )
+}
+
+/// `POST /whep/{path}`: an SDP offer in, `201` with the answer out.
+async fn create(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(SDP))
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "a WHEP offer must be sent as Content-Type: {SDP}, not {content_type:?}"
+        )));
+    }
+    let webrtc = state
+        .webrtc
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("WebRTC is not running".into()))?;
+    let (id, answer) = webrtc
+        .create_session(&path, &body)
+        .await
+        .map_err(whep_error)?;
+    let mut response = Response::new(Body::from(answer));
+    *response.status_mut() = StatusCode::CREATED;
+    let headers = response.headers_mut();
+    cors(headers);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SDP));
+    let location = format!("/whep/sessions/{id}");
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    for link in ice_server_links(&state.config.webrtc) {
+        headers.append(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `DELETE /whep/sessions/{id}`: ends the session.
+async fn delete_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let closed = state
+        .webrtc
+        .as_ref()
+        .is_some_and(|webrtc| webrtc.close_session(&id));
+    if !closed {
+        return Err(ApiError::NotFound(format!("no WHEP session {id:?}")));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    cors(response.headers_mut());
+    Ok(response)
+}
+
+/// `PATCH /whep/sessions/{id}`: trickle ICE and ICE restart are not supported yet.
+async fn patch_session() -> Response {
+    let mut response = ApiError::MethodNotAllowed(
+        "trickle ICE and ICE restart (PATCH) are not supported yet: send every candidate \
+         in the offer (wait for ICE gathering to complete before POST)"
+            .into(),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOWED));
+    cors(response.headers_mut());
+    response
+}
