@@ -188,6 +188,11 @@ pub struct WebRtcConfig {
     pub advertised_addresses: Vec<IpAddr>,
     /// STUN/TURN servers handed to clients.
     pub ice_servers: Vec<IceServerConfig>,
+    /// A connected viewer from which nothing (media feedback, consent checks) arrived for
+    /// this long is gone: its session ends and its reader detaches. Default 30 s, the
+    /// consent-freshness timeout of RFC 7675; str0m's own ICE checks may notice sooner.
+    #[serde(with = "units::duration")]
+    pub disconnect_timeout: Duration,
 }
 
 impl Default for WebRtcConfig {
@@ -197,6 +202,7 @@ impl Default for WebRtcConfig {
             tcp_listen: None,
             advertised_addresses: Vec::new(),
             ice_servers: Vec::new(),
+            disconnect_timeout: Duration::from_secs(30),
         }
     }
 }

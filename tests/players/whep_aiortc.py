@@ -1,7 +1,7 @@
 """A WHEP player on aiortc: an independent WebRTC stack (aioice ICE, OpenSSL DTLS through
 pyOpenSSL, libsrtp, FFmpeg's H.264 decoder through PyAV) for Watchpost's end-to-end tests.
 
-Usage: whep_aiortc.py WHEP_URL [--min-video N] [--seconds S] [--timeout T]
+Usage: whep_aiortc.py WHEP_URL [--min-video N] [--seconds S] [--timeout T] [--vanish]
 
 Offers receive-only video and audio, POSTs the complete offer (aiortc gathers before it
 creates the offer; there is no trickle), applies the answer, and decodes: every frame that
@@ -15,6 +15,11 @@ DELETE and prints one line:
 Exit 0 when N video frames and some audio were decoded and DELETE answered 2xx; 1 with a
 message on stderr otherwise.
 
+With --vanish the player disappears instead of ending the session: once it has decoded
+enough it prints the RESULT line (with "session": the session URL) and kills itself with
+SIGKILL - no DELETE, no DTLS close_notify, no ICE goodbye - like a viewer whose machine
+died. The server must reap the session on its own.
+
 Runs in the virtualenv that `cargo xtask test` makes (tests/players/requirements.txt).
 ICE is pinned to loopback: the server under test listens on 127.0.0.1, and aioice's host
 candidates otherwise are every address but loopback.
@@ -23,6 +28,8 @@ candidates otherwise are every address but loopback.
 import argparse
 import asyncio
 import json
+import os
+import signal
 import sys
 import time
 import urllib.error
@@ -138,6 +145,15 @@ async def play(args, counter: Counter, result: dict) -> None:
             await asyncio.sleep(0.1)
         if counter.error:
             raise RuntimeError(counter.error)
+        if args.vanish:
+            result.update(
+                session=location,
+                video_frames=counter.video,
+                audio_frames=counter.audio,
+                vanished=True,
+            )
+            print("RESULT " + json.dumps(result), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
     finally:
         transceivers = pc.getTransceivers()
         if transceivers:
@@ -161,6 +177,11 @@ async def main() -> int:
     parser.add_argument("--min-video", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=40.0)
+    parser.add_argument(
+        "--vanish",
+        action="store_true",
+        help="after decoding enough, die by SIGKILL without DELETE (reaping tests)",
+    )
     args = parser.parse_args()
 
     counter = Counter()

@@ -9,6 +9,9 @@
 //! - `OPTIONS` on both → `204` with CORS headers and one `Link: <url>; rel="ice-server"`
 //!   per configured STUN/TURN URL.
 //!
+//! - `GET /api/v1/webrtc/sessions` (routed in `api_router`): every session with its path,
+//!   state, age and stats; `GET /api/v1/paths/{name}` lists the same for one path.
+//!
 //! Errors (through [`ApiError`]): unknown path 404, invalid path 400, not SDP 415,
 //! malformed SDP 400, no codec in common 406 (naming what the camera sends and what the
 //! offer accepts), source not ready after the start timeout 503.
@@ -102,7 +105,8 @@ fn whep_error(err: WebRtcError) -> ApiError {
     }
 }
 
-/// `GET /api/v1/webrtc/sessions`: every WHEP session with its path, state and counters.
+/// `GET /api/v1/webrtc/sessions`: every WHEP session with its path, state, age and stats
+/// (frame counters, RTP packets/bytes sent, NACK/PLI/FIR received, loss, jitter, RTT).
 pub(crate) async fn sessions(
     State(state): State<AppState>,
 ) -> axum::Json<Vec<watchpost_media::webrtc::SessionInfo>> {

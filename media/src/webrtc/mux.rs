@@ -45,6 +45,7 @@ struct Routes {
 
 struct SessionEntry {
     path: String,
+    created: Instant,
     close: watch::Sender<bool>,
     info: Arc<Mutex<(SessionState, SessionStats)>>,
     task: Option<JoinHandle<()>>,
@@ -94,6 +95,7 @@ impl Shared {
         bind: SocketAddr,
         advertised: &[std::net::IpAddr],
         setup_cert: str0m::config::DtlsCert,
+        disconnect_timeout: Duration,
         hub: HubHandle,
     ) -> Result<Arc<Shared>, WebRtcError> {
         let socket = UdpSocket::bind(bind).await.map_err(|e| {
@@ -123,6 +125,7 @@ impl Shared {
             setup: SessionSetup {
                 cert: setup_cert,
                 candidates,
+                disconnect_timeout,
             },
             hub,
             routes: Mutex::new(Routes::default()),
@@ -193,6 +196,7 @@ impl Shared {
             id.clone(),
             SessionEntry {
                 path: path.to_owned(),
+                created: Instant::now(),
                 close,
                 info,
                 task: Some(task),
@@ -214,6 +218,7 @@ impl Shared {
     }
 
     pub(super) fn sessions(&self) -> Vec<SessionInfo> {
+        let now = Instant::now();
         let mut out: Vec<SessionInfo> = lock(&self.sessions)
             .iter()
             .map(|(id, e)| {
@@ -222,6 +227,8 @@ impl Shared {
                     id: id.clone(),
                     path: e.path.clone(),
                     state,
+                    age_ms: u64::try_from(now.duration_since(e.created).as_millis())
+                        .unwrap_or(u64::MAX),
                     stats,
                 }
             })

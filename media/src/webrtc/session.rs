@@ -22,6 +22,7 @@ use str0m::config::DtlsCert;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
+use str0m::stats::{MediaEgressStats, PeerStats};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 use super::WebRtcError;
@@ -36,7 +37,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// viewer is most likely asking for the key frame that is already on its way.
 const KEYFRAME_REQUEST_GRACE: Duration = Duration::from_millis(500);
 
-/// What every session of a mux shares: the DTLS certificate and the host candidates.
+/// The shortest disconnect timeout honoured (a configured 0 would end every session).
+pub const MIN_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What every session of a mux shares: the DTLS certificate, the host candidates and the
+/// timeouts.
 #[derive(Debug, Clone)]
 pub struct SessionSetup {
     /// ECDSA P-256 certificate (aiortc accepts nothing else), one per mux.
@@ -44,6 +49,10 @@ pub struct SessionSetup {
     /// Host candidates announced in every answer: the bound address or the advertised
     /// ones. The first is also the local address incoming datagrams are reported on.
     pub candidates: Vec<SocketAddr>,
+    /// A connected session that hears nothing from its viewer for this long ends with
+    /// [`CloseReason::PeerSilent`] (`webrtc.disconnect_timeout`; at least
+    /// [`MIN_DISCONNECT_TIMEOUT`]).
+    pub disconnect_timeout: Duration,
 }
 
 /// Where a session is in its life.
@@ -65,6 +74,9 @@ pub enum CloseReason {
     IceDisconnected,
     /// ICE and DTLS did not complete within [`CONNECT_TIMEOUT`].
     ConnectTimeout,
+    /// Nothing arrived from the connected viewer (no RTCP, no consent check) for
+    /// [`SessionSetup::disconnect_timeout`]: it vanished without `DELETE`.
+    PeerSilent,
     /// The hub closed the path (removed, or shutdown).
     PathClosed,
     /// Ended on request (`DELETE`, or the server shutting down).
@@ -73,8 +85,9 @@ pub enum CloseReason {
     Rtc(String),
 }
 
-/// Counters of one session.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Counters of one session: ours, and str0m's RTP/RTCP statistics (refreshed every
+/// second from `Event::MediaEgressStats` and `Event::PeerStats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SessionStats {
     /// Video frames handed to str0m.
     pub video_frames: u64,
@@ -95,6 +108,55 @@ pub struct SessionStats {
     pub datagrams_out: u64,
     /// Datagrams received.
     pub datagrams_in: u64,
+    /// RTP packets sent, all tracks, retransmissions included.
+    pub packets_sent: u64,
+    /// RTP bytes sent, all tracks, retransmissions included.
+    pub bytes_sent: u64,
+    /// NACKs received (each asks for lost packets, answered from the packet history).
+    pub nacks: u64,
+    /// Packets the viewer reported lost (RTCP receiver reports, cumulative, all tracks).
+    pub packets_lost: u64,
+    /// The fraction of packets lost, 0.0 to 1.0, from the latest receiver report of the
+    /// video track (else audio); `None` before the first report.
+    pub loss: Option<f32>,
+    /// Interarrival jitter the viewer reports for the video track (else audio), ms.
+    pub jitter_ms: Option<f64>,
+    /// Round-trip time, ms: from RTCP (sender/receiver reports) when the viewer reports
+    /// it, else from the ICE consent checks on the selected pair.
+    pub rtt_ms: Option<f64>,
+    /// Per sent track, the same from RTCP.
+    pub tracks: Vec<TrackStats>,
+}
+
+/// RTP/RTCP statistics of one sent track.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrackStats {
+    /// `video` or `audio`.
+    pub kind: &'static str,
+    /// The codec it is sent as (`H264`, `PCMA`, ...).
+    pub codec: String,
+    /// RTP packets sent, retransmissions included.
+    pub packets_sent: u64,
+    /// RTP bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// NACKs received.
+    pub nacks: u64,
+    /// PLIs received.
+    pub pli: u64,
+    /// FIRs received.
+    pub fir: u64,
+    /// Packets the viewer reported lost (cumulative).
+    pub packets_lost: u64,
+    /// Latest reported fraction lost, 0.0 to 1.0.
+    pub loss: Option<f32>,
+    /// Latest reported interarrival jitter, ms.
+    pub jitter_ms: Option<f64>,
+    /// Latest round-trip time from RTCP, ms.
+    pub rtt_ms: Option<f64>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// What the session wants done next.
@@ -141,6 +203,32 @@ struct Outgoing {
     mid: Option<Mid>,
     timeline: Timeline,
     frequency: Frequency,
+    stats: TrackStats,
+}
+
+impl Outgoing {
+    /// Takes str0m's egress statistics (cumulative counters; RTCP values only when a
+    /// report arrived since the last event).
+    fn update(&mut self, s: &MediaEgressStats) {
+        let t = &mut self.stats;
+        t.packets_sent = s.packets;
+        t.bytes_sent = s.bytes;
+        t.nacks = s.nacks;
+        t.pli = s.plis;
+        t.fir = s.firs;
+        if let Some(loss) = s.loss {
+            t.loss = Some(loss);
+        }
+        if let Some(rtt) = s.rtt {
+            t.rtt_ms = Some(ms(rtt));
+        }
+        if let Some(remote) = &s.remote {
+            t.packets_lost = remote.packets_lost;
+            t.jitter_ms = Some(
+                f64::from(remote.jitter) * 1000.0 / f64::from(self.plan.codec.clock_rate.max(1)),
+            );
+        }
+    }
 }
 
 /// One viewer: a str0m [`Rtc`] with the negotiated [`Plan`] and the key-frame gate.
@@ -152,6 +240,11 @@ pub struct WhepSession {
     local: SocketAddr,
     state: SessionState,
     created: Instant,
+    /// When the last datagram from the viewer arrived.
+    last_heard: Instant,
+    disconnect_timeout: Duration,
+    /// RTT from the ICE consent checks (`PeerStats`), the fallback for [`SessionStats::rtt_ms`].
+    ice_rtt: Option<Duration>,
     /// Drop video until the next key frame (at start, after PLI/FIR or reader drops).
     need_key: bool,
     last_key_sent: Option<Instant>,
@@ -222,18 +315,26 @@ impl WhepSession {
             // Packet history for NACK answers (RTX): about two seconds of video.
             .set_send_buffer_video(2000)
             .set_stats_interval(Some(Duration::from_secs(1)));
-        let mut outgoing = |plan: Option<TrackPlan>| -> Result<Option<Outgoing>, WebRtcError> {
+        let mut outgoing = |plan: Option<TrackPlan>,
+                            kind: &'static str|
+         -> Result<Option<Outgoing>, WebRtcError> {
             let Some(plan) = plan else { return Ok(None) };
             let frequency = add_to_config(&mut config, &plan)?;
+            let stats = TrackStats {
+                kind,
+                codec: plan.codec.name.clone(),
+                ..TrackStats::default()
+            };
             Ok(Some(Outgoing {
                 plan,
                 mid: None,
                 timeline: Timeline::default(),
                 frequency,
+                stats,
             }))
         };
-        let video = outgoing(video)?;
-        let audio = outgoing(audio)?;
+        let video = outgoing(video, "video")?;
+        let audio = outgoing(audio, "audio")?;
 
         let mut rtc = config.build(now);
         for addr in &setup.candidates {
@@ -256,6 +357,9 @@ impl WhepSession {
             local,
             state: SessionState::Connecting,
             created: now,
+            last_heard: now,
+            disconnect_timeout: setup.disconnect_timeout.max(MIN_DISCONNECT_TIMEOUT),
+            ice_rtt: None,
             need_key: true,
             last_key_sent: None,
             stats: SessionStats::default(),
@@ -294,6 +398,7 @@ impl WhepSession {
     /// A datagram from `source` for this session arrived at `now`.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in += 1;
+        self.last_heard = self.last_heard.max(now);
         let Ok(contents) = data.try_into() else {
             return; // Not STUN, DTLS or (S)RTP: ignore.
         };
@@ -395,6 +500,9 @@ impl WhepSession {
         if self.state == SessionState::Connecting && now >= self.created + CONNECT_TIMEOUT {
             return self.close(CloseReason::ConnectTimeout);
         }
+        if self.state == SessionState::Connected && now >= self.silent_deadline() {
+            return self.close(CloseReason::PeerSilent);
+        }
         loop {
             if !self.rtc.is_alive() {
                 return self.close(CloseReason::IceDisconnected);
@@ -412,10 +520,10 @@ impl WhepSession {
                     };
                 }
                 Output::Timeout(at) => {
-                    let at = if self.state == SessionState::Connecting {
-                        at.min(self.created + CONNECT_TIMEOUT)
-                    } else {
-                        at
+                    let at = match self.state {
+                        SessionState::Connecting => at.min(self.created + CONNECT_TIMEOUT),
+                        SessionState::Connected => at.min(self.silent_deadline()),
+                        SessionState::Closed => at,
                     };
                     return Poll::Wait(at);
                 }
@@ -428,12 +536,67 @@ impl WhepSession {
         }
     }
 
+    fn silent_deadline(&self) -> Instant {
+        self.last_heard + self.disconnect_timeout
+    }
+
+    /// How long ago the session was accepted.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created)
+    }
+
+    fn egress_stats(&mut self, s: &MediaEgressStats) {
+        for out in [&mut self.video, &mut self.audio].into_iter().flatten() {
+            if out.mid == Some(s.mid) {
+                out.update(s);
+            }
+        }
+        self.refresh_totals();
+    }
+
+    fn peer_stats(&mut self, s: &PeerStats) {
+        let ice = s
+            .selected_candidate_pair
+            .as_ref()
+            .and_then(|p| p.current_round_trip_time);
+        if let Some(rtt) = s.rtt.or(ice) {
+            self.ice_rtt = Some(rtt);
+        }
+        self.refresh_totals();
+    }
+
+    /// The session totals from the per-track statistics.
+    fn refresh_totals(&mut self) {
+        let tracks: Vec<TrackStats> = [&self.video, &self.audio]
+            .into_iter()
+            .flatten()
+            .map(|o| o.stats.clone())
+            .collect();
+        let st = &mut self.stats;
+        st.packets_sent = tracks.iter().map(|t| t.packets_sent).sum();
+        st.bytes_sent = tracks.iter().map(|t| t.bytes_sent).sum();
+        st.nacks = tracks.iter().map(|t| t.nacks).sum();
+        st.packets_lost = tracks.iter().map(|t| t.packets_lost).sum();
+        // Video first: it is what a viewer notices.
+        st.loss = tracks.iter().find_map(|t| t.loss);
+        st.jitter_ms = tracks.iter().find_map(|t| t.jitter_ms);
+        st.rtt_ms = tracks
+            .iter()
+            .find_map(|t| t.rtt_ms)
+            .or(self.ice_rtt.map(ms));
+        st.tracks = tracks;
+    }
+
     fn handle_event(&mut self, now: Instant, event: Event) -> Option<CloseReason> {
         match event {
             Event::Connected => {
                 tracing::debug!("WebRTC session connected");
                 self.state = SessionState::Connected;
+                // The silence clock starts now, not at the offer.
+                self.last_heard = self.last_heard.max(now);
             }
+            Event::MediaEgressStats(s) => self.egress_stats(&s),
+            Event::PeerStats(s) => self.peer_stats(&s),
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 return Some(CloseReason::IceDisconnected);
             }
@@ -516,6 +679,7 @@ mod tests {
         SessionSetup {
             cert,
             candidates: vec![SERVER.parse().unwrap()],
+            disconnect_timeout: Duration::from_secs(5),
         }
     }
 
@@ -712,5 +876,193 @@ mod tests {
             "took {:?} simulated",
             now - start
         );
+    }
+
+    /// Simulated-time rig: one server session, one str0m client, datagrams passed by hand.
+    struct Rig {
+        session: WhepSession,
+        client: Rtc,
+        now: Instant,
+        video_mid: Option<Mid>,
+        video_bytes: usize,
+        audio_frames: usize,
+        /// While false the client has vanished: nothing goes either way.
+        client_alive: bool,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let now = Instant::now();
+            let (mut client, offer, pending) = client(now);
+            let (session, answer) =
+                WhepSession::accept(&offer, &h264_pcma(), &setup(), now).unwrap();
+            client
+                .sdp_api()
+                .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+                .unwrap();
+            Rig {
+                session,
+                client,
+                now,
+                video_mid: None,
+                video_bytes: 0,
+                audio_frames: 0,
+                client_alive: true,
+            }
+        }
+
+        /// One round both ways, then time advances to the next deadline (≤ 50 ms).
+        /// `Some` once the session closed.
+        fn step(&mut self) -> Option<CloseReason> {
+            let (server, client) = (SERVER.parse().unwrap(), CLIENT.parse().unwrap());
+            let now = self.now;
+            let server_wait = loop {
+                match self.session.poll(now) {
+                    Poll::Transmit { data, .. } if self.client_alive => {
+                        let input = Input::Receive(
+                            now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: server,
+                                destination: client,
+                                contents: data.as_slice().try_into().unwrap(),
+                            },
+                        );
+                        self.client.handle_input(input).unwrap();
+                    }
+                    Poll::Transmit { .. } => {}
+                    Poll::Wait(at) => break at,
+                    Poll::Closed(reason) => return Some(reason),
+                }
+            };
+            let mut client_wait = now + Duration::from_millis(50);
+            if self.client_alive {
+                client_wait = loop {
+                    match self.client.poll_output().unwrap() {
+                        Output::Transmit(t) => {
+                            self.session.handle_datagram(now, client, &t.contents)
+                        }
+                        Output::Timeout(at) => break at,
+                        Output::Event(Event::MediaData(d)) => match d.params.spec().codec {
+                            Codec::H264 => {
+                                self.video_bytes += d.data.len();
+                                self.video_mid = Some(d.mid);
+                            }
+                            Codec::PCMA => self.audio_frames += 1,
+                            _ => {}
+                        },
+                        Output::Event(_) => {}
+                    }
+                };
+            }
+            let next = server_wait
+                .min(client_wait)
+                .max(now + Duration::from_millis(1));
+            self.now = next.min(now + Duration::from_millis(50));
+            self.session.handle_timeout(self.now);
+            if self.client_alive {
+                self.client.handle_input(Input::Timeout(self.now)).unwrap();
+            }
+            None
+        }
+    }
+
+    fn frame(track: usize, pts: i64, key: bool, data: Vec<u8>) -> Frame {
+        Frame {
+            track,
+            pts,
+            key,
+            data: Bytes::from(data),
+            new_params: None,
+            received: tokio::time::Instant::now(),
+        }
+    }
+
+    fn idr() -> Vec<u8> {
+        let mut idr = vec![
+            0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80,
+        ];
+        idr.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+        idr.extend(std::iter::repeat_n(0x88u8, 3000));
+        idr
+    }
+
+    /// Media flows for a few simulated seconds: str0m's egress statistics and the client's
+    /// receiver reports fill the session's stats (packets, bytes, PLI, loss, jitter, RTT).
+    /// Then the client vanishes without a word: the session ends as `PeerSilent` once
+    /// the disconnect timeout has passed.
+    #[test]
+    fn rtcp_feeds_the_stats_and_a_vanished_viewer_is_reaped_on_simulated_time() {
+        let mut rig = Rig::new();
+        let start = rig.now;
+        let (mut pts, mut next_frame, mut pli_sent) = (0i64, start, false);
+        while rig.now - start < Duration::from_secs(6) {
+            assert_eq!(rig.step(), None);
+            if rig.session.wants_media() && rig.now >= next_frame {
+                // One video frame (key every 25th) and one audio frame per 40 ms.
+                let key = (pts / 3600) % 25 == 0;
+                let video = if key {
+                    idr()
+                } else {
+                    vec![0, 0, 0, 1, 0x41, 0x9a, 7, 7]
+                };
+                rig.session
+                    .handle_reader(rig.now, ReaderEvent::Frame(frame(0, pts, key, video)));
+                rig.session.handle_reader(
+                    rig.now,
+                    ReaderEvent::Frame(frame(1, pts / 90 * 8, true, vec![0xd5; 320])),
+                );
+                pts += 3600;
+                next_frame = rig.now + Duration::from_millis(40);
+            }
+            if !pli_sent
+                && rig.now - start > Duration::from_secs(3)
+                && let Some(mid) = rig.video_mid
+                && let Some(rx) = rig.client.direct_api().stream_rx_by_mid(mid, None)
+            {
+                rx.request_keyframe(KeyframeRequestKind::Pli);
+                pli_sent = true;
+            }
+        }
+        assert!(rig.video_bytes > 3000 && rig.audio_frames > 20);
+        let stats = rig.session.stats().clone();
+        eprintln!("{stats:#?}");
+        assert_eq!(rig.session.state(), SessionState::Connected);
+        assert!(stats.packets_sent > 100, "{stats:?}");
+        assert!(stats.bytes_sent > 10_000, "{stats:?}");
+        assert_eq!(stats.tracks.len(), 2, "{stats:?}");
+        let (video, audio) = (&stats.tracks[0], &stats.tracks[1]);
+        assert_eq!((video.kind, video.codec.as_str()), ("video", "H264"));
+        assert_eq!((audio.kind, audio.codec.as_str()), ("audio", "PCMA"));
+        assert!(
+            video.packets_sent > 0 && audio.packets_sent > 0,
+            "{stats:?}"
+        );
+        assert_eq!(
+            stats.packets_sent,
+            video.packets_sent + audio.packets_sent,
+            "{stats:?}"
+        );
+        assert!(pli_sent && stats.pli >= 1 && video.pli >= 1, "{stats:?}");
+        assert_eq!(stats.loss, Some(0.0), "{stats:?}");
+        assert_eq!(stats.packets_lost, 0, "{stats:?}");
+        assert!(stats.jitter_ms.is_some(), "{stats:?}");
+        assert!(stats.rtt_ms.is_some(), "{stats:?}");
+
+        rig.client_alive = false;
+        let vanished = rig.now;
+        let reason = loop {
+            if let Some(reason) = rig.step() {
+                break reason;
+            }
+            assert!(rig.now - vanished < Duration::from_secs(30), "not reaped");
+        };
+        let after = rig.now - vanished;
+        assert_eq!(reason, CloseReason::PeerSilent, "after {after:?}");
+        assert!(
+            after >= Duration::from_secs(4) && after <= Duration::from_secs(6),
+            "reaped {after:?} after the viewer vanished (timeout 5 s)"
+        );
+        assert_eq!(rig.session.state(), SessionState::Closed);
     }
 }

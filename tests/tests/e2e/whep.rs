@@ -1,6 +1,12 @@
 //! WHEP playback end to end: the simulated H.264 + PCMA camera → hub → WebRTC (str0m) →
 //! two independent WebRTC stacks: aiortc (aioice, OpenSSL DTLS, libsrtp, FFmpeg's H.264
 //! decoder) and headless Chromium. Loopback only; every port ephemeral.
+//!
+//! Lifecycle: a viewer that vanishes (aiortc killed by SIGKILL, no `DELETE`) is reaped
+//! within `webrtc.disconnect_timeout` and its path linger-closes; 500 set-up/teardown
+//! cycles leave no session, task or file descriptor behind (counted in a child process of
+//! this test binary, so that the other tests' descriptors do not blur the count). All
+//! asserted through the stats API (`/api/v1/paths/{name}`, `/api/v1/webrtc/sessions`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -34,6 +40,11 @@ impl Running {
 }
 
 async fn start(name: &str) -> Running {
+    start_with(name, |_| {}).await
+}
+
+/// [`start`] with the configuration adjusted by `tune` (short timeouts for lifecycle tests).
+async fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> Running {
     let sim = Simulator::start(vec![test_camera("cam")]).unwrap();
     let mut config = Config::default();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
@@ -52,6 +63,7 @@ async fn start(name: &str) -> Running {
         always_on: false,
         policies: Vec::new(),
     }];
+    tune(&mut config);
     let server = Server::bind(config).await.expect("server binds");
     let http = server.local_addr();
     let udp = server.webrtc_addr().expect("WebRTC runs");
@@ -306,5 +318,302 @@ async fn headless_chromium_plays_the_h264_pcma_camera_over_whep() {
     assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
     assert!(result["audioSamples"].as_u64().unwrap() > 0, "{result}");
     wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// `GET path` as JSON.
+async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let path = path.to_owned();
+    let (status, _, body) = tokio::task::spawn_blocking(move || http(addr, "GET", &path, "", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Polls `GET /api/v1/paths/cam/main` until `check` holds; returns it and when it held.
+async fn wait_path(
+    addr: SocketAddr,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> (serde_json::Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let path = get_json(addr, "/api/v1/paths/cam/main").await;
+        if check(&path) {
+            return (path, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "{what}: not within {timeout:?}: {path:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 4, lifecycle: aiortc plays, then dies by SIGKILL (no DELETE, no DTLS alert, no
+/// ICE goodbye). The session is reaped within the disconnect timeout, the path's reader
+/// count drops to 0, and the path goes `idle` after its linger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_vanishes_is_reaped_and_its_path_lingers_closed() {
+    const DISCONNECT: Duration = Duration::from_secs(3);
+    const LINGER: Duration = Duration::from_secs(1);
+    let python = test_python();
+    let server = start_with("whep-reap", |config| {
+        config.webrtc.disconnect_timeout = DISCONNECT;
+        config.media.on_demand.linger = LINGER;
+    })
+    .await;
+    let addr = server.http;
+    let url = format!("http://{addr}/whep/cam/main");
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        tokio::process::Command::new(&python)
+            .arg(repo_dir("players/whep_aiortc.py"))
+            .args([&url, "--min-video", "10", "--seconds", "1.5"])
+            .args(["--timeout", "60", "--vanish"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the aiortc player ends within 90 s")
+    .unwrap();
+    let vanished = Instant::now();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "the player did not vanish by SIGKILL ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("a RESULT line");
+    let result: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert!(result["video_frames"].as_u64().unwrap() >= 10, "{result}");
+    let session_url = result["session"]
+        .as_str()
+        .expect("the session URL")
+        .to_owned();
+    let id = session_url.rsplit('/').next().unwrap().to_owned();
+
+    // Right after the kill the session is still there, connected, with RTCP stats.
+    let path = get_json(addr, "/api/v1/paths/cam/main").await;
+    let sessions = path["sessions"].as_array().expect("a sessions list");
+    assert_eq!(sessions.len(), 1, "{path:#}");
+    let session = &sessions[0];
+    assert_eq!(session["id"], id.as_str(), "{path:#}");
+    assert_eq!(session["path"], "cam/main", "{path:#}");
+    assert_eq!(session["state"], "connected", "{path:#}");
+    assert_eq!(path["readers"], 1, "{path:#}");
+    let stats = &session["stats"];
+    assert!(stats["packets_sent"].as_u64().unwrap() > 0, "{stats:#}");
+    assert!(stats["bytes_sent"].as_u64().unwrap() > 0, "{stats:#}");
+    assert!(stats["video_frames"].as_u64().unwrap() >= 10, "{stats:#}");
+    assert_eq!(stats["tracks"].as_array().unwrap().len(), 2, "{stats:#}");
+    eprintln!("session before the reap: {session}");
+
+    // Reaped within the disconnect timeout (plus the stats refresh and polling slack).
+    let (path, _) = wait_path(
+        addr,
+        "session reaped",
+        DISCONNECT + Duration::from_secs(3),
+        |p| p["sessions"].as_array().is_some_and(|s| s.is_empty()) && p["readers"] == 0,
+    )
+    .await;
+    let reaped = vanished.elapsed();
+    assert_eq!(session_count(addr).await, 0);
+    assert_ne!(path["state"], "idle", "closed before its linger: {path:#}");
+    // DELETE of the reaped session: it is gone.
+    let delete = tokio::task::spawn_blocking(move || {
+        http(addr, "DELETE", &format!("/whep/sessions/{id}"), "", "")
+    })
+    .await
+    .unwrap();
+    assert_eq!(delete.0, 404, "{}", delete.2);
+
+    // The path closes after its linger.
+    let (_, idle_after) = wait_path(addr, "path idle", LINGER + Duration::from_secs(5), |p| {
+        p["state"] == "idle"
+    })
+    .await;
+    eprintln!("reaped {reaped:?} after SIGKILL; path idle {idle_after:?} later");
+    assert_eq!(session_count(addr).await, 0);
+    server.stop().await;
+}
+
+/// A WHEP offer like aiortc's (H.264 + PCMA/PCMU, receive-only), without candidates: the
+/// leak test needs sessions that are created and ended, not ICE.
+const OFFER: &str = "v=0\r\n\
+o=- 4004881459 4004881459 IN IP4 0.0.0.0\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0 1\r\n\
+a=msid-semantic:WMS *\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 99 100\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=recvonly\r\n\
+a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+a=mid:0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=rtcp-mux\r\n\
+a=ssrc-group:FID 2855099873 1040132098\r\n\
+a=ssrc:2855099873 cname:071353c3-c129-4a32-bfce-20b322eb1c3a\r\n\
+a=ssrc:1040132098 cname:071353c3-c129-4a32-bfce-20b322eb1c3a\r\n\
+a=rtpmap:99 H264/90000\r\n\
+a=rtcp-fb:99 nack\r\n\
+a=rtcp-fb:99 nack pli\r\n\
+a=fmtp:99 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+a=rtpmap:100 rtx/90000\r\n\
+a=fmtp:100 apt=99\r\n\
+a=ice-ufrag:Qav4\r\n\
+a=ice-pwd:M6wX7tEMsXx3Y4FdrdgTjW\r\n\
+a=fingerprint:sha-256 CB:16:00:6F:2F:16:07:50:E5:3B:62:04:C3:1A:8F:00:93:DD:00:24:F2:B7:E2:5A:44:F5:20:01:7D:3C:DA:9F\r\n\
+a=setup:actpass\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=recvonly\r\n\
+a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+a=mid:1\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=rtcp-mux\r\n\
+a=ssrc:485575573 cname:071353c3-c129-4a32-bfce-20b322eb1c3a\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=ice-ufrag:Qav4\r\n\
+a=ice-pwd:M6wX7tEMsXx3Y4FdrdgTjW\r\n\
+a=fingerprint:sha-256 CB:16:00:6F:2F:16:07:50:E5:3B:62:04:C3:1A:8F:00:93:DD:00:24:F2:B7:E2:5A:44:F5:20:01:7D:3C:DA:9F\r\n\
+a=setup:actpass\r\n";
+
+const LEAK_CHILD: &str = "WATCHPOST_WHEP_LEAK_CHILD";
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Issue 4, lifecycle: 500 WHEP set-ups and teardowns leave no session, task or file
+/// descriptor behind. Runs [`whep_leak_cycles`] alone in a child process of this test
+/// binary: `/proc/self/fd` of a process that also runs the other tests would move with
+/// them.
+#[test]
+fn five_hundred_session_cycles_leak_no_session_task_or_descriptor() {
+    let started = Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "whep::whep_leak_cycles",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(LEAK_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the leak cycles failed:\n{stdout}\n{stderr}"
+    );
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("leak cycles:"))
+        .unwrap_or("no summary");
+    eprintln!("{summary} ({:?} with the child's start)", started.elapsed());
+}
+
+/// The body of [`five_hundred_session_cycles_leak_no_session_task_or_descriptor`], in a
+/// process of its own (ignored unless run from there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a child process by five_hundred_session_cycles_leak_no_session_task_or_descriptor"]
+async fn whep_leak_cycles() {
+    const CYCLES: usize = 500;
+    const WARM_UP: usize = 20;
+    if std::env::var_os(LEAK_CHILD).is_none() {
+        eprintln!(
+            "skipped: five_hundred_session_cycles_leak_no_session_task_or_descriptor runs it"
+        );
+        return;
+    }
+    let server = start("whep-leak").await;
+    let addr = server.http;
+    let cycle = move |check: bool| {
+        let (status, headers, body) =
+            http(addr, "POST", "/whep/cam/main", "application/sdp", OFFER);
+        assert_eq!(status, 201, "{body}");
+        let location = headers
+            .iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone())
+            .expect("a Location");
+        if check {
+            // The session exists and holds a reader on its path.
+            let (_, _, body) = http(addr, "GET", "/api/v1/paths/cam/main", "", "");
+            let path: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let id = location.rsplit('/').next().unwrap();
+            assert!(
+                path["sessions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["id"] == id && s["state"] == "connecting"),
+                "{path:#}"
+            );
+            assert!(path["readers"].as_u64().unwrap() >= 1, "{path:#}");
+        }
+        let (status, _, body) = http(addr, "DELETE", &location, "", "");
+        assert_eq!(status, 204, "{body}");
+    };
+    // Everything made once (the camera's connection, the hub path, HTTP, lazily made
+    // runtime parts) exists after the warm-up.
+    tokio::task::spawn_blocking(move || (0..WARM_UP).for_each(|_| cycle(true)))
+        .await
+        .unwrap();
+    let settled = |addr| async move {
+        wait_no_sessions(addr).await;
+        wait_path(addr, "readers gone", Duration::from_secs(10), |p| {
+            p["readers"] == 0
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    settled(addr).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let (fds_before, tasks_before) = (open_fds(), metrics.num_alive_tasks());
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || (0..CYCLES).for_each(|i| cycle(i % 100 == 0)))
+        .await
+        .unwrap();
+    let cycles_took = started.elapsed();
+    settled(addr).await;
+    // Sockets of finished HTTP connections close as their tasks end: give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (fds_after, tasks_after) = loop {
+        let now = (open_fds(), metrics.num_alive_tasks());
+        if (now.0 <= fds_before && now.1 <= tasks_before) || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "leak cycles: {CYCLES} in {cycles_took:?}; open fds {fds_before} → {fds_after}, \
+         tokio tasks {tasks_before} → {tasks_after}"
+    );
+    assert!(
+        cycles_took < Duration::from_secs(60),
+        "{CYCLES} cycles took {cycles_took:?}"
+    );
+    assert_eq!(session_count(addr).await, 0);
+    assert!(
+        fds_after <= fds_before,
+        "open file descriptors grew from {fds_before} to {fds_after} over {CYCLES} cycles"
+    );
+    assert!(
+        tasks_after <= tasks_before,
+        "tokio tasks grew from {tasks_before} to {tasks_after} over {CYCLES} cycles"
+    );
     server.stop().await;
 }
