@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("install") => {
-            packages::ensure(packages::ALL).and_then(|()| players::ensure().map(drop))
+            packages::ensure(&packages::all()).and_then(|()| players::ensure().map(drop))
         }
         Some("with-postgres") => with_postgres(&args[1..]),
         _ => {
@@ -143,7 +143,7 @@ fn test(args: &[String]) -> Result {
         }
     }
     if install {
-        packages::ensure(packages::ALL)?;
+        packages::ensure(&packages::all())?;
         ensure_nextest()?;
         players::ensure()?;
     }

@@ -21,32 +21,25 @@ pub const DEMO: &[&str] = &[
     "fonts-dejavu-core",
 ];
 
-/// Everything: the demo's packages plus the tests' real peers (FFmpeg's ffprobe/ffmpeg as
-/// RTSP clients, a PostgreSQL server for machines that do not run one).
-pub const ALL: &[&str] = &[
-    "pkg-config",
-    "libgstreamer1.0-dev",
-    "libgstreamer-plugins-base1.0-dev",
-    "libgstrtspserver-1.0-dev",
-    "gstreamer1.0-tools",
-    "gstreamer1.0-plugins-base",
-    "gstreamer1.0-plugins-good",
-    "gstreamer1.0-plugins-bad",
-    "gstreamer1.0-plugins-ugly",
-    "gstreamer1.0-libav",
-    "gstreamer1.0-rtsp",
-    "fonts-dejavu-core",
+/// What the tests need beyond the demo's packages: FFmpeg's ffprobe/ffmpeg as RTSP
+/// clients, a PostgreSQL server for machines that do not run one, and the WHEP players —
+/// headless Chromium (driven by npm's playwright-core) and aiortc, which `cargo xtask test`
+/// installs from PyPI into a virtualenv (see players.rs).
+pub const TEST_ONLY: &[&str] = &[
     "ffmpeg",
     "postgresql",
     "iproute2",
-    // WHEP players: headless Chromium (driven by npm's playwright-core) and aiortc, which
-    // `cargo xtask test` installs from PyPI into a virtualenv (see players.rs).
     "chromium",
     "fonts-liberation",
     "nodejs",
     "npm",
     "python3-venv",
 ];
+
+/// Everything the demo and the tests need.
+pub fn all() -> Vec<&'static str> {
+    DEMO.iter().chain(TEST_ONLY).copied().collect()
+}
 
 /// Packages whose program may come from another package: NodeSource's `nodejs` bundles
 /// npm and conflicts with Debian's `npm`, so a working `npm` command is enough.
