@@ -7,17 +7,17 @@
 //! Recordings and their provenance: `fixtures/recordings/README.md`. Everything binds
 //! ephemeral ports on 127.0.0.1; every wait is bounded.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use watchpost_config::{RtspTransport, SecretUrl};
+use watchpost_config::RtspTransport;
 use watchpost_fixtures::replay::{Fault, Pacing, Recording, ReplayOptions, ReplayServer};
 use watchpost_media::codec::{annexb, h264, h265};
 use watchpost_media::ingest::rtsp::NO_DATA_TIMEOUT;
-use watchpost_media::ingest::{
-    FrameSink, RtspSource, RtspSourceSpec, Source, SourceError, SourceErrorKind, SourceWarning,
-};
-use watchpost_media::{CodecParams, Frame, MediaKind, Track};
+use watchpost_media::ingest::{RtspSource, Source, SourceError, SourceErrorKind};
+use watchpost_media::{CodecParams, Frame, MediaKind};
+
+mod support;
+use support::{Recorder, Seen, rtsp_source};
 
 /// Upper bound for a session against a replay (recordings last 3–6 s, replayed faster).
 const SESSION_DEADLINE: Duration = Duration::from_secs(60);
@@ -25,58 +25,6 @@ const SESSION_DEADLINE: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-#[derive(Debug, Default, Clone)]
-struct Seen {
-    tracks: Vec<Vec<Track>>,
-    frames: Vec<Frame>,
-    warnings: Vec<SourceWarning>,
-}
-
-impl Seen {
-    fn video(&self) -> Vec<&Frame> {
-        let Some(tracks) = self.tracks.first() else {
-            return Vec::new();
-        };
-        self.frames
-            .iter()
-            .filter(|f| tracks[f.track].kind == MediaKind::Video)
-            .collect()
-    }
-
-    fn audio(&self) -> Vec<&Frame> {
-        let Some(tracks) = self.tracks.first() else {
-            return Vec::new();
-        };
-        self.frames
-            .iter()
-            .filter(|f| tracks[f.track].kind == MediaKind::Audio)
-            .collect()
-    }
-}
-
-#[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Collector {
-    fn seen(&self) -> MutexGuard<'_, Seen> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl FrameSink for Collector {
-    fn tracks(&mut self, tracks: Vec<Track>) {
-        self.seen().tracks.push(tracks);
-    }
-
-    fn frame(&mut self, frame: Frame) {
-        self.seen().frames.push(frame);
-    }
-
-    fn warning(&mut self, warning: SourceWarning) {
-        self.seen().warnings.push(warning);
-    }
-}
 
 fn camera(recording: &str, options: ReplayOptions) -> ReplayServer {
     let recording = Recording::builtin(recording).expect("committed recording");
@@ -92,14 +40,7 @@ fn options(fault: Option<Fault>) -> ReplayOptions {
 }
 
 fn source(server: &ReplayServer) -> RtspSource {
-    RtspSource::new(RtspSourceSpec {
-        url: SecretUrl::new(server.url()),
-        username: None,
-        password: None,
-        transport: RtspTransport::Tcp,
-        policies: Vec::new(),
-    })
-    .expect("valid URL")
+    rtsp_source(server.url(), RtspTransport::Tcp)
 }
 
 /// Runs one session to its end (bounded); returns what the sink saw, the error and the
@@ -113,7 +54,7 @@ async fn session_within(
     deadline: Duration,
 ) -> (Seen, SourceError, Duration) {
     let source = source(server);
-    let collector = Collector::default();
+    let collector = Recorder::default();
     let mut sink = collector.clone();
     let start = Instant::now();
     let err = tokio::time::timeout(deadline, source.run(&mut sink))
@@ -361,13 +302,13 @@ async fn a_retry_after_a_fault_gets_a_clean_session() {
         },
     );
     let source = source(&server);
-    let mut sink = Collector::default();
+    let mut sink = Recorder::default();
     let first = tokio::time::timeout(SESSION_DEADLINE, source.run(&mut sink))
         .await
         .expect("first session ends");
     assert_eq!(first.kind, SourceErrorKind::Protocol, "{first}");
     // The same source again, as the hub's retry loop does.
-    let collector = Collector::default();
+    let collector = Recorder::default();
     let mut sink = collector.clone();
     let _second = tokio::time::timeout(SESSION_DEADLINE, source.run(&mut sink))
         .await

@@ -6,7 +6,7 @@
 //! Streams are small (320×240 @ 15 fps) and every wait is generous (tens of seconds), so
 //! the tests hold on a loaded two-core machine; they normally take a few seconds each.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use watchpost_config::{CameraPolicy, RtspTransport, Secret, SecretUrl};
@@ -15,9 +15,12 @@ use watchpost_fixtures::sim::{
 };
 use watchpost_media::ingest::rtsp::RESPONSE_TIMEOUT;
 use watchpost_media::ingest::{
-    FrameSink, RtspSource, RtspSourceSpec, Source, SourceError, SourceErrorKind, SourceWarning,
+    RtspSource, RtspSourceSpec, Source, SourceError, SourceErrorKind, SourceWarning,
 };
 use watchpost_media::{CodecParams, Frame, MediaKind, Track};
+
+mod support;
+use support::{Recorder, Seen, rtsp_source};
 
 /// Upper bound for receiving what a test waits for (normally 1–3 s).
 const MEDIA_DEADLINE: Duration = Duration::from_secs(40);
@@ -27,58 +30,6 @@ const QUICK_FAILURE: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// What a sink received.
-#[derive(Debug, Default, Clone)]
-struct Seen {
-    /// Every `tracks` call.
-    tracks: Vec<Vec<Track>>,
-    frames: Vec<Frame>,
-    warnings: Vec<SourceWarning>,
-}
-
-impl Seen {
-    fn frames_of(&self, kind: MediaKind) -> Vec<&Frame> {
-        let Some(tracks) = self.tracks.first() else {
-            return Vec::new();
-        };
-        self.frames
-            .iter()
-            .filter(|f| tracks[f.track].kind == kind)
-            .collect()
-    }
-
-    fn key_frames(&self) -> usize {
-        self.frames_of(MediaKind::Video)
-            .iter()
-            .filter(|f| f.key)
-            .count()
-    }
-}
-
-/// A sink that records into shared state, so a test can watch while the source runs.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Seen>>);
-
-impl Recorder {
-    fn seen(&self) -> MutexGuard<'_, Seen> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl FrameSink for Recorder {
-    fn tracks(&mut self, tracks: Vec<Track>) {
-        self.seen().tracks.push(tracks);
-    }
-
-    fn frame(&mut self, frame: Frame) {
-        self.seen().frames.push(frame);
-    }
-
-    fn warning(&mut self, warning: SourceWarning) {
-        self.seen().warnings.push(warning);
-    }
-}
 
 /// Runs `source` until `done` holds for what it received (then drops the run future, as
 /// the hub does to stop a source) or until `deadline`. Returns what was received and the
@@ -117,14 +68,7 @@ async fn run_to_end(source: &RtspSource, deadline: Duration) -> (SourceError, Du
 }
 
 fn rtsp(url: impl Into<String>, transport: RtspTransport) -> RtspSource {
-    RtspSource::new(RtspSourceSpec {
-        url: SecretUrl::new(url),
-        username: None,
-        password: None,
-        transport,
-        policies: Vec::new(),
-    })
-    .expect("valid URL")
+    rtsp_source(url, transport)
 }
 
 fn camera(name: &str, codec: VideoCodec, audio: AudioCodec) -> CameraSpec {
