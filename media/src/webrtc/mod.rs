@@ -138,6 +138,14 @@ impl WebRtc {
         config: &watchpost_config::WebRtcConfig,
         hub: HubHandle,
     ) -> Result<WebRtc, WebRtcError> {
+        if let Some(tcp) = config.tcp_listen {
+            // Said loudly rather than silently ignored: clients behind UDP-blocking
+            // firewalls will not connect until ICE-TCP exists.
+            tracing::warn!(
+                %tcp,
+                "webrtc.tcp_listen is set but ICE-TCP is not implemented yet; only UDP is served"
+            );
+        }
         let provider = str0m::crypto::from_feature_flags();
         let cert = provider
             .dtls_provider
