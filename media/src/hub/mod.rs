@@ -8,13 +8,16 @@
 //! - a **stream** that the source writes into: it keeps the tracks, the last GOP (so a
 //!   new reader starts at once from a key frame) and one bounded queue per reader. The
 //!   writer never waits: a reader whose queue is full loses its backlog, skips to the next
-//!   key frame and is told how many frames it missed.
+//!   key frame and is told how many frames it missed;
+//! - at most one **transcoder** (`transcode`, `gstreamer` feature): AAC → Opus for the
+//!   readers that asked for it ([`ReaderOptions::opus_audio`]), once per path.
 
 mod backoff;
 mod path;
 mod reader;
 mod stats;
 mod stream;
+mod transcode;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -108,6 +111,16 @@ impl Default for HubConfig {
     }
 }
 
+/// What a reader wants besides the source's frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderOptions {
+    /// WebRTC-compatible audio: an AAC track is replaced by Opus (48 kHz, 20 ms packets)
+    /// from the path's one transcoder, started while such readers are attached and shared
+    /// by all of them. No effect on other codecs, or without the `gstreamer` feature
+    /// (the AAC track then stays as it is).
+    pub opus_audio: bool,
+}
+
 /// A path to create: its name, its source and whether it runs without readers.
 #[derive(Debug, Clone)]
 pub struct PathSpec {
@@ -162,6 +175,7 @@ pub enum HubError {
 enum Request {
     AddReader {
         path: String,
+        options: ReaderOptions,
         reply: oneshot::Sender<Result<Reader, HubError>>,
     },
     AddPath {
@@ -222,13 +236,16 @@ impl Hub {
 }
 
 fn start_path(spec: PathSpec, config: &Arc<HubConfig>) -> PathEntry {
-    let stream = Arc::new(StreamShared::new(
-        spec.name.clone(),
-        spec.source.describe(),
-        spec.always_on,
-        config.reader_queue_frames,
-        config.gop_cache_max_bytes,
-    ));
+    let stream = Arc::new_cyclic(|this| {
+        StreamShared::new(
+            spec.name.clone(),
+            this.clone(),
+            spec.source.describe(),
+            spec.always_on,
+            config.reader_queue_frames,
+            config.gop_cache_max_bytes,
+        )
+    });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let span = tracing::info_span!("path", path = %spec.name);
     let task = tokio::spawn(
@@ -266,9 +283,13 @@ async fn run_registry(
     tracing::debug!(paths = registry.len(), "hub started");
     while let Some(request) = rx.recv().await {
         match request {
-            Request::AddReader { path, reply } => {
+            Request::AddReader {
+                path,
+                options,
+                reply,
+            } => {
                 let result = match registry.get(&path) {
-                    Some(entry) => Ok(Reader::attach(entry.stream.clone())),
+                    Some(entry) => Ok(Reader::attach(entry.stream.clone(), options)),
                     None => Err(HubError::NotFound { path }),
                 };
                 let _ = reply.send(result);
@@ -346,11 +367,32 @@ impl HubHandle {
     /// Attaches a reader to `path` at once, starting its source if it is idle. The reader
     /// stays attached through outages and reconnects; its first frame is a key frame.
     pub async fn add_reader(&self, path: &str) -> Result<Reader, HubError> {
+        self.add_reader_with(path, ReaderOptions::default()).await
+    }
+
+    /// [`HubHandle::add_reader`] with [`ReaderOptions`] (e.g. Opus instead of AAC).
+    pub async fn add_reader_with(
+        &self,
+        path: &str,
+        options: ReaderOptions,
+    ) -> Result<Reader, HubError> {
         self.request(|reply| Request::AddReader {
             path: path.to_owned(),
+            options,
             reply,
         })
         .await?
+    }
+
+    /// [`HubHandle::add_reader_ready`] with [`ReaderOptions`].
+    pub async fn add_reader_ready_with(
+        &self,
+        path: &str,
+        options: ReaderOptions,
+    ) -> Result<Reader, HubError> {
+        let mut reader = self.add_reader_with(path, options).await?;
+        reader.wait_ready(self.config.start_timeout).await?;
+        Ok(reader)
     }
 
     /// Attaches a reader and waits until the path is ready (tracks known), at most the

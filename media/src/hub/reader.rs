@@ -34,6 +34,8 @@ pub enum ReaderEvent {
 }
 
 pub(crate) struct ReaderSlot {
+    /// Receives AAC transcoded to Opus ([`super::ReaderOptions::opus_audio`]).
+    pub(crate) opus: bool,
     queue: Mutex<Queue>,
     notify: Notify,
 }
@@ -53,8 +55,9 @@ struct Queue {
 }
 
 impl ReaderSlot {
-    pub(crate) fn new(capacity: usize) -> ReaderSlot {
+    pub(crate) fn new(capacity: usize, opus: bool) -> ReaderSlot {
         ReaderSlot {
+            opus,
             queue: Mutex::new(Queue {
                 events: VecDeque::with_capacity(capacity.min(64)),
                 frames: 0,
@@ -179,8 +182,8 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
-    pub(crate) fn attach(stream: Arc<StreamShared>) -> Reader {
-        let slot = stream.attach();
+    pub(crate) fn attach(stream: Arc<StreamShared>, options: super::ReaderOptions) -> Reader {
+        let slot = stream.attach(options.opus_audio);
         Reader { stream, slot }
     }
 

@@ -35,6 +35,10 @@ pub struct PathStats {
     pub bytes_in: u64,
     /// Frames dropped for readers that fell behind (all readers together).
     pub drops: u64,
+    /// AAC → Opus transcoders started for WebRTC readers (at most one at a time).
+    pub transcoders_started: u64,
+    /// AAC frames the transcoder could not take in time (dropped, never waited for).
+    pub transcode_drops: u64,
     /// Connection attempts after the first one of each start (after failures or losses).
     pub reconnects: u64,
     /// Problems the source survived (packet loss, skipped bad input).

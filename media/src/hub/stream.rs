@@ -2,7 +2,7 @@
 //! the path task (through [`StreamWriter`]), the readers and the registry (for stats).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::watch;
 use tokio::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use tokio::time::{Duration, Instant};
 use super::PathName;
 use super::reader::{ReaderEvent, ReaderSlot};
 use super::stats::{ErrorStats, PathStats, TrackStats};
+use super::transcode::{self, Transcoder};
 use crate::frame::{Frame, MediaKind, Track};
 use crate::ingest::{FrameSink, SourceError, SourceWarning};
 
@@ -51,6 +52,8 @@ const RATE_SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) struct StreamShared {
     pub(crate) name: PathName,
+    /// Itself, for the transcoder's output callback.
+    this: Weak<StreamShared>,
     source: String,
     always_on: bool,
     reader_capacity: usize,
@@ -70,6 +73,31 @@ struct Inner {
     readers: Vec<Arc<ReaderSlot>>,
     closed: bool,
     counters: Counters,
+    /// The AAC track and the tracks as Opus readers see them (`gstreamer` feature only).
+    opus_view: Option<(usize, Arc<[Track]>)>,
+    /// The path's one AAC → Opus transcoder, while an Opus reader is attached.
+    transcoder: Option<Transcoder>,
+    /// Increases with every transcoder start; late output of an old one is ignored.
+    transcoder_generation: u64,
+}
+
+impl Inner {
+    /// The tracks as `slot` sees them.
+    fn tracks_for(&self, slot: &ReaderSlot) -> Option<Arc<[Track]>> {
+        match &self.opus_view {
+            Some((_, view)) if slot.opus => Some(view.clone()),
+            _ => self.tracks.clone(),
+        }
+    }
+
+    /// `frame` is AAC that `slot` receives as Opus from the transcoder instead.
+    fn transcoded_for(&self, slot: &ReaderSlot, track: usize) -> bool {
+        slot.opus
+            && self
+                .opus_view
+                .as_ref()
+                .is_some_and(|(aac, _)| *aac == track)
+    }
 }
 
 #[derive(Default)]
@@ -85,6 +113,8 @@ struct Counters {
     frames_in: u64,
     bytes_in: u64,
     drops: u64,
+    transcoders_started: u64,
+    transcode_drops: u64,
     reconnects: u64,
     warnings: u64,
     errors: BTreeMap<&'static str, u64>,
@@ -97,6 +127,7 @@ struct Counters {
 impl StreamShared {
     pub(crate) fn new(
         name: PathName,
+        this: Weak<StreamShared>,
         source: String,
         always_on: bool,
         reader_capacity: usize,
@@ -104,6 +135,7 @@ impl StreamShared {
     ) -> StreamShared {
         StreamShared {
             name,
+            this,
             source,
             always_on,
             reader_capacity,
@@ -129,21 +161,27 @@ impl StreamShared {
 
     /// Registers a reader. On a ready path its queue starts with the tracks and the cached
     /// GOP, so its first frame is the last key frame — no wait for the camera's next IDR.
-    pub(crate) fn attach(&self) -> Option<Arc<ReaderSlot>> {
+    pub(crate) fn attach(&self, opus: bool) -> Option<Arc<ReaderSlot>> {
         let mut inner = self.lock();
         if inner.closed {
             return None;
         }
-        let slot = Arc::new(ReaderSlot::new(self.reader_capacity));
-        if let Some(tracks) = &inner.tracks {
-            slot.push_event(ReaderEvent::Tracks(tracks.clone()));
+        let slot = Arc::new(ReaderSlot::new(self.reader_capacity, opus));
+        if let Some(tracks) = inner.tracks_for(&slot) {
+            slot.push_event(ReaderEvent::Tracks(tracks));
             if inner.gop.valid {
-                for (i, frame) in inner.gop.frames.iter().enumerate() {
-                    slot.push_frame(frame, i == 0);
+                let mut first = true;
+                for frame in &inner.gop.frames {
+                    if inner.transcoded_for(&slot, frame.track) {
+                        continue;
+                    }
+                    slot.push_frame(frame, first);
+                    first = false;
                 }
             }
         }
         inner.readers.push(slot.clone());
+        self.sync_transcoder(&mut inner);
         drop(inner);
         self.demand.send_modify(|n| *n += 1);
         Some(slot)
@@ -154,6 +192,7 @@ impl StreamShared {
         let before = inner.readers.len();
         inner.readers.retain(|s| !Arc::ptr_eq(s, slot));
         let removed = before != inner.readers.len();
+        self.sync_transcoder(&mut inner);
         drop(inner);
         if removed {
             self.demand.send_modify(|n| *n = n.saturating_sub(1));
@@ -173,7 +212,9 @@ impl StreamShared {
         inner.counters.ready_since = None;
         if was_ready {
             inner.tracks = None;
+            inner.opus_view = None;
             inner.gop = Gop::default();
+            self.sync_transcoder(&mut inner);
             for slot in &inner.readers {
                 slot.discontinuity(error.to_string());
             }
@@ -188,6 +229,8 @@ impl StreamShared {
     pub(crate) fn stopped(&self) {
         let mut inner = self.lock();
         inner.tracks = None;
+        inner.opus_view = None;
+        self.sync_transcoder(&mut inner);
         inner.gop = Gop::default();
         inner.counters.ready_since = None;
         inner.counters.rate_samples.clear();
@@ -200,6 +243,63 @@ impl StreamShared {
         for slot in inner.readers.drain(..) {
             slot.close();
         }
+        self.sync_transcoder(&mut inner);
+    }
+
+    /// Starts the path's transcoder when an Opus reader is attached to a path with an AAC
+    /// track, and drops it when there is none (or no AAC track) any more.
+    fn sync_transcoder(&self, inner: &mut Inner) {
+        let wanted = match &inner.opus_view {
+            Some((aac, _)) if inner.readers.iter().any(|s| s.opus) => Some(*aac),
+            _ => None,
+        };
+        match (wanted, inner.transcoder.is_some()) {
+            (Some(aac), false) => {
+                let Some(track) = inner.tracks.as_ref().and_then(|t| t.get(aac)).cloned() else {
+                    return;
+                };
+                inner.transcoder_generation += 1;
+                let generation = inner.transcoder_generation;
+                let this = self.this.clone();
+                let on_output = move |pts: i64, data: bytes::Bytes| {
+                    if let Some(stream) = this.upgrade() {
+                        stream.transcoded(generation, aac, pts, data);
+                    }
+                };
+                inner.transcoder = Transcoder::start(&track, on_output);
+                if inner.transcoder.is_some() {
+                    inner.counters.transcoders_started += 1;
+                    tracing::info!(track = aac, "AAC → Opus transcoder started");
+                }
+            }
+            (None, true) => {
+                inner.transcoder = None;
+                tracing::info!("AAC → Opus transcoder stopped");
+            }
+            _ => {}
+        }
+    }
+
+    /// An Opus packet from the transcoder: to the Opus readers, never waiting.
+    fn transcoded(&self, generation: u64, track: usize, pts: i64, data: bytes::Bytes) {
+        let mut inner = self.lock();
+        if inner.transcoder.is_none() || inner.transcoder_generation != generation {
+            return;
+        }
+        let frame = Frame {
+            track,
+            pts,
+            key: true,
+            data,
+            new_params: None,
+            received: Instant::now(),
+        };
+        let starts_gop = inner.lead_video.is_none();
+        let mut dropped = 0;
+        for slot in inner.readers.iter().filter(|s| s.opus) {
+            dropped += slot.push_frame(&frame, starts_gop);
+        }
+        inner.counters.drops += dropped;
     }
 
     pub(crate) fn stats(&self) -> PathStats {
@@ -243,6 +343,8 @@ impl StreamShared {
             frames_in: c.frames_in,
             bytes_in: c.bytes_in,
             drops: c.drops,
+            transcoders_started: c.transcoders_started,
+            transcode_drops: c.transcode_drops,
             reconnects: c.reconnects,
             warnings: c.warnings,
             errors: c
@@ -308,13 +410,19 @@ impl FrameSink for StreamWriter {
         {
             let mut inner = self.stream.lock();
             inner.tracks = Some(tracks.clone());
+            inner.opus_view = transcode::opus_view(&tracks);
+            // A new connection: a new transcoder (the AAC parameters may differ).
+            inner.transcoder = None;
             inner.lead_video = lead_video;
             inner.gop = Gop::default();
             inner.counters.ready_since = Some(Instant::now());
             inner.counters.rate_samples.clear();
             for slot in &inner.readers {
-                slot.push_event(ReaderEvent::Tracks(tracks.clone()));
+                if let Some(tracks) = inner.tracks_for(slot) {
+                    slot.push_event(ReaderEvent::Tracks(tracks));
+                }
             }
+            self.stream.sync_transcoder(&mut inner);
         }
         self.ready = true;
         tracing::info!(tracks = ?summary, "source ready");
@@ -381,9 +489,20 @@ impl FrameSink for StreamWriter {
 
         let mut dropped = 0;
         for slot in &inner.readers {
-            dropped += slot.push_frame(&frame, starts_gop);
+            if !inner.transcoded_for(slot, frame.track) {
+                dropped += slot.push_frame(&frame, starts_gop);
+            }
         }
         inner.counters.drops += dropped;
+        if let Some(transcoder) = &inner.transcoder
+            && inner
+                .opus_view
+                .as_ref()
+                .is_some_and(|(aac, _)| *aac == frame.track)
+            && !transcoder.offer(&frame)
+        {
+            inner.counters.transcode_drops += 1;
+        }
     }
 
     fn warning(&mut self, warning: SourceWarning) {

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::session::{CloseReason, Poll, SessionSetup, SessionState, SessionStats, WhepSession};
 use super::{SessionId, SessionInfo, WebRtcError};
-use crate::hub::{HubError, HubHandle, Reader, ReaderEvent};
+use crate::hub::{HubError, HubHandle, Reader, ReaderEvent, ReaderOptions};
 
 /// Datagrams queued per session before the mux drops them (UDP semantics).
 const INBOX: usize = 512;
@@ -155,10 +155,16 @@ impl Shared {
         }
         // Cheap checks first, so that a bad request never starts a camera.
         self.hub.path(path).await?;
-        super::negotiate::OfferSummary::parse(offer).map_err(WebRtcError::MalformedOffer)?;
+        let summary =
+            super::negotiate::OfferSummary::parse(offer).map_err(WebRtcError::MalformedOffer)?;
         str0m::change::SdpOffer::from_sdp_string(offer)
             .map_err(|e| WebRtcError::MalformedOffer(e.to_string()))?;
-        let mut reader = self.hub.add_reader_ready(path).await?;
+        // AAC cannot travel over WebRTC: a viewer that accepts Opus gets the path's one
+        // AAC → Opus transcoder's output instead (no effect on other audio codecs).
+        let options = ReaderOptions {
+            opus_audio: summary.accepts_opus(),
+        };
+        let mut reader = self.hub.add_reader_ready_with(path, options).await?;
         let tracks = match reader.try_next() {
             Some(ReaderEvent::Tracks(tracks)) => tracks,
             _ => {

@@ -8,6 +8,11 @@
 //! Only what the offer lists is ever sent: a codec the viewer did not offer is never
 //! chosen. The payload type, `profile-level-id` and `packetization-mode` come from the
 //! offer, so the answer echoes parameters the viewer accepts.
+//!
+//! AAC is never sent (WebRTC has no AAC). When [`OfferSummary::accepts_opus`], the session
+//! asks the hub for Opus audio (`ReaderOptions::opus_audio`), so with the `gstreamer`
+//! feature an AAC path's tracks already say Opus here; otherwise the AAC track is omitted
+//! with a reason.
 
 use std::fmt::Write as _;
 
@@ -145,6 +150,14 @@ impl OfferSummary {
 
     fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a OfferedMedia> + 'a {
         self.media.iter().filter(move |m| m.kind == kind)
+    }
+
+    /// The offer accepts Opus audio (48 kHz): the viewer can get an AAC path's audio
+    /// transcoded.
+    pub fn accepts_opus(&self) -> bool {
+        self.of_kind("audio")
+            .flat_map(|m| m.codecs.iter())
+            .any(|c| c.name == "OPUS" && c.clock_rate == 48000)
     }
 
     /// What the offer accepts, for messages: `video: H264 (…), VP8; audio: OPUS, PCMA`.
@@ -350,7 +363,8 @@ pub fn negotiate(tracks: &[Track], offer: &OfferSummary) -> Result<Plan, Negotia
             }
             None => {
                 let why = if matches!(params, Some(CodecParams::Aac { .. })) {
-                    "AAC cannot travel over WebRTC and the Opus transcoder is not built yet"
+                    "AAC cannot travel over WebRTC (transcoding to Opus needs the `gstreamer` \
+                     feature and an offer with Opus)"
                         .to_owned()
                 } else {
                     format!("the offer does not accept it ({})", offer.describe())

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use watchpost_config::{CameraConfig, Config, RtspTransport, SecretUrl};
-use watchpost_fixtures::sim::{Profile, Simulator, test_camera};
+use watchpost_fixtures::sim::{AudioCodec, CameraSpec, Profile, Simulator, test_camera};
 use watchpost_web::Server;
 
 /// The server under test, running in this process on ephemeral ports.
@@ -45,7 +45,12 @@ async fn start(name: &str) -> Running {
 
 /// [`start`] with the configuration adjusted by `tune` (short timeouts for lifecycle tests).
 async fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> Running {
-    let sim = Simulator::start(vec![test_camera("cam")]).unwrap();
+    start_camera(name, test_camera("cam"), tune).await
+}
+
+/// [`start_with`] with another simulated camera (its name must be `cam`).
+async fn start_camera(name: &str, camera: CameraSpec, tune: impl FnOnce(&mut Config)) -> Running {
+    let sim = Simulator::start(vec![camera]).unwrap();
     let mut config = Config::default();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
     config.server.shutdown_grace = Duration::from_secs(2);
@@ -267,6 +272,62 @@ async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
         "{result}"
     );
     assert_eq!(result["delete_status"], 204, "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// AAC cannot travel over WebRTC: aiortc offers Opus and hears the path's one AAC → Opus
+/// transcoder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
+    let python = test_python();
+    let mut camera = test_camera("cam");
+    camera.main.audio = AudioCodec::Aac;
+    let server = start_camera("whep-aiortc-aac", camera, |_| {}).await;
+    let url = format!("http://{}/whep/cam/main", server.http);
+    let started = Instant::now();
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        tokio::process::Command::new(&python)
+            .arg(repo_dir("players/whep_aiortc.py"))
+            .args([
+                &url,
+                "--min-video",
+                "10",
+                "--seconds",
+                "2",
+                "--timeout",
+                "60",
+            ])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the aiortc player exits within 90 s")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "aiortc did not play:\n{stdout}\n{stderr}"
+    );
+    eprintln!(
+        "aiortc (AAC camera): {} in {:?}",
+        stdout.trim(),
+        started.elapsed()
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("a RESULT line");
+    let result: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert!(result["audio_frames"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["audio_rate"], 48000, "{result}");
+    let codecs = result["answer_codecs"].to_string().to_lowercase();
+    assert!(codecs.contains("opus/48000"), "{result}");
+    assert_eq!(result["delete_status"], 204, "{result}");
+    let path = get_json(server.http, "/api/v1/paths/cam/main").await;
+    assert_eq!(path["transcoders_started"], 1, "{path}");
     wait_no_sessions(server.http).await;
     server.stop().await;
 }
