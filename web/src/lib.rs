@@ -70,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(ui_index))
         .route("/play/{*path}", get(ui_play))
+        .route("/ui/whep.js", get(ui_whep_js))
         .route("/healthz", get(health::healthz))
         .merge(whep::router())
         .nest("/api/v1", api_router())
@@ -87,6 +88,17 @@ fn api_router() -> Router<AppState> {
 
 async fn ui_index() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("ui/index.html"))
+}
+
+/// `GET /ui/whep.js`: the WHEP client module the pages share.
+async fn ui_whep_js() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("ui/whep.js"),
+    )
 }
 
 /// `GET /play/{path}`: a page that plays one path over WHEP (the path is read from the

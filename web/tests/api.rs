@@ -109,6 +109,17 @@ async fn index_page_is_served() {
             .starts_with("text/html")
     );
     assert!(body.contains("<title>Watchpost</title>"));
+    // The live tiles use the shared WHEP client module.
+    assert!(body.contains("import { whepPlay } from '/ui/whep.js'"));
+    let (status, headers, js) = get(&state, "/ui/whep.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.contains("export async function whepPlay"));
 }
 
 #[tokio::test]
