@@ -496,6 +496,11 @@ async fn stats_describe_the_stream() {
     );
     // 25 video + 50 audio frames per second; 1000 B video + 160 B audio frames.
     assert!((stats.fps_in - 75.0).abs() < 2.0, "{}", stats.fps_in);
+    assert!(
+        (stats.video_fps_in - 25.0).abs() < 1.0,
+        "{}",
+        stats.video_fps_in
+    );
     let expected_bps = (25 * 1000 + 50 * 160) * 8;
     assert!(
         (stats.bitrate_in_bps as i64 - expected_bps).abs() < expected_bps / 20,

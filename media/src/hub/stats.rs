@@ -25,8 +25,12 @@ pub struct PathStats {
     pub tracks: Vec<TrackStats>,
     /// Input bitrate over the last seconds, bits per second.
     pub bitrate_in_bps: u64,
-    /// Input frames per second (all tracks) over the last seconds.
+    /// Input frames per second (all tracks: video pictures and audio packets) over the
+    /// last seconds.
     pub fps_in: f64,
+    /// Pictures per second of the video track over the last seconds (what an operator
+    /// means by a camera's frame rate).
+    pub video_fps_in: f64,
     /// Attached readers.
     pub readers: usize,
     /// Frames received since the path was created.

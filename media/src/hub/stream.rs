@@ -108,6 +108,15 @@ struct Gop {
     valid: bool,
 }
 
+/// Running totals at one moment, for rates over [`RATE_WINDOW`].
+#[derive(Clone, Copy)]
+struct RateSample {
+    at: Instant,
+    bytes: u64,
+    frames: u64,
+    video_frames: u64,
+}
+
 #[derive(Default)]
 struct Counters {
     frames_in: u64,
@@ -121,7 +130,9 @@ struct Counters {
     last_error: Option<(SourceError, Instant)>,
     last_key_frame: Option<Instant>,
     ready_since: Option<Instant>,
-    rate_samples: VecDeque<(Instant, u64, u64)>,
+    /// Pictures of the lead video track received.
+    video_frames_in: u64,
+    rate_samples: VecDeque<RateSample>,
 }
 
 impl StreamShared {
@@ -307,16 +318,18 @@ impl StreamShared {
         let inner = self.lock();
         let now = Instant::now();
         let c = &inner.counters;
-        let (bitrate_in_bps, fps_in) = match (c.rate_samples.front(), state == PathState::Ready) {
-            (Some(&(t0, bytes0, frames0)), true) if now > t0 => {
-                let secs = (now - t0).as_secs_f64().max(0.001);
-                (
-                    ((c.bytes_in - bytes0) as f64 * 8.0 / secs) as u64,
-                    (c.frames_in - frames0) as f64 / secs,
-                )
-            }
-            _ => (0, 0.0),
-        };
+        let (bitrate_in_bps, fps_in, video_fps_in) =
+            match (c.rate_samples.front(), state == PathState::Ready) {
+                (Some(first), true) if now > first.at => {
+                    let secs = (now - first.at).as_secs_f64().max(0.001);
+                    (
+                        ((c.bytes_in - first.bytes) as f64 * 8.0 / secs) as u64,
+                        (c.frames_in - first.frames) as f64 / secs,
+                        (c.video_frames_in - first.video_frames) as f64 / secs,
+                    )
+                }
+                _ => (0, 0.0, 0.0),
+            };
         PathStats {
             name: self.name.to_string(),
             source: self.source.clone(),
@@ -339,6 +352,7 @@ impl StreamShared {
                 .collect(),
             bitrate_in_bps,
             fps_in: (fps_in * 10.0).round() / 10.0,
+            video_fps_in: (video_fps_in * 10.0).round() / 10.0,
             readers: inner.readers.len(),
             frames_in: c.frames_in,
             bytes_in: c.bytes_in,
@@ -440,15 +454,23 @@ impl FrameSink for StreamWriter {
         let c = &mut inner.counters;
         c.frames_in += 1;
         c.bytes_in += len;
+        if inner.lead_video == Some(frame.track) {
+            c.video_frames_in += 1;
+        }
         if c.rate_samples
             .back()
-            .is_none_or(|(t, _, _)| now.saturating_duration_since(*t) >= RATE_SAMPLE_EVERY)
+            .is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_SAMPLE_EVERY)
         {
-            c.rate_samples.push_back((now, c.bytes_in, c.frames_in));
+            c.rate_samples.push_back(RateSample {
+                at: now,
+                bytes: c.bytes_in,
+                frames: c.frames_in,
+                video_frames: c.video_frames_in,
+            });
             while c
                 .rate_samples
                 .front()
-                .is_some_and(|(t, _, _)| now.saturating_duration_since(*t) > RATE_WINDOW)
+                .is_some_and(|s| now.saturating_duration_since(s.at) > RATE_WINDOW)
             {
                 c.rate_samples.pop_front();
             }

@@ -346,6 +346,8 @@ async fn codecs_reach_readers_with_their_parameters() {
             "{path}"
         );
         assert!(stats.bitrate_in_bps > 0 && stats.fps_in > 0.0, "{stats:?}");
+        // The simulator sends 15 pictures per second; the audio packets are not counted.
+        assert!((5.0..=30.0).contains(&stats.video_fps_in), "{stats:?}");
     }
     hub.shutdown().await;
 }
