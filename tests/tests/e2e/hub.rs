@@ -257,9 +257,14 @@ async fn a_stalled_reader_does_not_delay_another() {
         stalled.drops() > 0,
         "the stalled reader's drops are counted"
     );
-    assert_eq!(
-        hub.path("fireworks-outlet/main").await.unwrap().drops,
-        stalled.drops()
+    // The camera keeps sending while we look: the path's count lies between two readings
+    // of the stalled reader's (the active reader drops nothing).
+    let before = stalled.drops();
+    let path_drops = hub.path("fireworks-outlet/main").await.unwrap().drops;
+    let after = stalled.drops();
+    assert!(
+        (before..=after).contains(&path_drops),
+        "path drops {path_drops}, stalled reader {before}..{after}"
     );
 
     // It resumes at a key frame, after being told how much it missed.
