@@ -223,26 +223,23 @@ fn test_python() -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
-    let python = test_python();
-    let server = start("whep-aiortc").await;
-    let url = format!("http://{}/whep/cam/main", server.http);
+/// Plays `url` with the aiortc player for `seconds` (at least `min_video` decoded frames)
+/// and returns its `RESULT` JSON; panics with the player's output if it fails.
+async fn play_with_aiortc(
+    python: &Path,
+    url: &str,
+    min_video: u32,
+    seconds: u32,
+) -> serde_json::Value {
     let started = Instant::now();
     // The player's own hard timeout is 60 s; this one catches a player that hangs anyway.
     let out = tokio::time::timeout(
         Duration::from_secs(90),
-        tokio::process::Command::new(&python)
+        tokio::process::Command::new(python)
             .arg(repo_dir("players/whep_aiortc.py"))
-            .args([
-                &url,
-                "--min-video",
-                "30",
-                "--seconds",
-                "3",
-                "--timeout",
-                "60",
-            ])
+            .arg(url)
+            .args(["--min-video", &min_video.to_string()])
+            .args(["--seconds", &seconds.to_string(), "--timeout", "60"])
             .kill_on_drop(true)
             .output(),
     )
@@ -260,7 +257,15 @@ async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
         .expect("a RESULT line");
-    let result: serde_json::Value = serde_json::from_str(line).unwrap();
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
+    let python = test_python();
+    let server = start("whep-aiortc").await;
+    let url = format!("http://{}/whep/cam/main", server.http);
+    let result = play_with_aiortc(&python, &url, 30, 3).await;
     assert!(result["video_frames"].as_u64().unwrap() > 25, "{result}");
     let spec = test_camera("cam").main;
     assert_eq!(result["width"], spec.width, "{result}");
@@ -285,42 +290,7 @@ async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
     camera.main.audio = AudioCodec::Aac;
     let server = start_camera("whep-aiortc-aac", camera, |_| {}).await;
     let url = format!("http://{}/whep/cam/main", server.http);
-    let started = Instant::now();
-    let out = tokio::time::timeout(
-        Duration::from_secs(90),
-        tokio::process::Command::new(&python)
-            .arg(repo_dir("players/whep_aiortc.py"))
-            .args([
-                &url,
-                "--min-video",
-                "10",
-                "--seconds",
-                "2",
-                "--timeout",
-                "60",
-            ])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the aiortc player exits within 90 s")
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "aiortc did not play:\n{stdout}\n{stderr}"
-    );
-    eprintln!(
-        "aiortc (AAC camera): {} in {:?}",
-        stdout.trim(),
-        started.elapsed()
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .expect("a RESULT line");
-    let result: serde_json::Value = serde_json::from_str(line).unwrap();
+    let result = play_with_aiortc(&python, &url, 10, 2).await;
     assert!(result["audio_frames"].as_u64().unwrap() > 0, "{result}");
     assert_eq!(result["audio_rate"], 48000, "{result}");
     let codecs = result["answer_codecs"].to_string().to_lowercase();
