@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use watchpost_fixtures::process::wait_with_deadline;
 use watchpost_fixtures::sim::DEMO_PASSWORD;
 use watchpost_tests::{binary, ffprobe_codecs, http_get, temp_dir};
 
@@ -16,17 +17,6 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "did not exit within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -157,7 +147,8 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
             .unwrap()
             .success()
     );
-    let status = wait_exit(&mut guard.0, Duration::from_secs(30));
+    let status = wait_with_deadline(&mut guard.0, Duration::from_secs(30))
+        .expect("the demo exits within 30 s of SIGTERM");
     assert!(status.success(), "{status:?}");
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
     let camera_addr: SocketAddr = tailings
