@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 415: the body is not of the required media type.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// 412: a precondition (`If-Match`) does not hold; the message says which.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -73,6 +76,11 @@ impl IntoResponse for ApiError {
                 m.as_str(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::PreconditionFailed(m) => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                m.as_str(),
+            ),
             ApiError::SourceUnavailable(m) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "source_unavailable",

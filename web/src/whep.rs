@@ -1,19 +1,22 @@
 //! WHEP (WebRTC-HTTP egress protocol): play any hub path in a browser.
 //!
 //! - `POST /whep/{path}` with an SDP offer (`Content-Type: application/sdp`) → `201
-//!   Created`, the SDP answer, `Location: /whep/sessions/{id}`. The answer is complete
-//!   (host candidates included), so clients need not trickle.
+//!   Created`, the SDP answer, `Location: /whep/sessions/{id}`, `ETag` of the ICE session.
+//!   The answer is complete (every host candidate, UDP and ICE-TCP): we never trickle.
+//! - `PATCH /whep/sessions/{id}` with a trickle-ICE SDP fragment (`Content-Type:
+//!   application/trickle-ice-sdpfrag`, RFC 8840): candidates of the current ICE session
+//!   → `204`; new ICE credentials → ICE restart, `200` with our new credentials and
+//!   candidates as a fragment and the new `ETag`. `If-Match` (an entity tag, or `*`) that
+//!   names another ICE session → `412`.
 //! - `DELETE /whep/sessions/{id}` → `204`, the session ends and its hub reader detaches.
-//! - `PATCH /whep/sessions/{id}` (trickle ICE, ICE restart) → `405` with `Allow`: not
-//!   supported yet; clients send all candidates in the offer instead.
 //! - `OPTIONS` on both → `204` with CORS headers and one `Link: <url>; rel="ice-server"`
 //!   per configured STUN/TURN URL.
 //!
 //! - `GET /api/v1/webrtc/sessions` (routed in `api_router`): every session with its path,
 //!   state, age and stats; `GET /api/v1/paths/{name}` lists the same for one path.
 //!
-//! Errors (through [`ApiError`]): unknown path 404, invalid path 400, not SDP 415,
-//! malformed SDP 400, no codec in common 406 (naming what the camera sends and what the
+//! Errors (through [`ApiError`]): unknown path or session 404, invalid path 400, not SDP
+//! (or not a fragment for PATCH) 415, malformed SDP or fragment 400, stale `If-Match` 412, no codec in common 406 (naming what the camera sends and what the
 //! offer accepts), source not ready after the start timeout 503.
 
 use axum::Router;
@@ -24,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use watchpost_config::WebRtcConfig;
 use watchpost_media::hub::HubError;
-use watchpost_media::webrtc::WebRtcError;
+use watchpost_media::webrtc::{PatchOutcome, WebRtcError, trickle};
 
 use crate::{ApiError, AppState};
 
@@ -39,7 +42,6 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 const SDP: &str = "application/sdp";
-const ALLOWED: &str = "POST, DELETE, OPTIONS";
 
 fn cors(headers: &mut HeaderMap) {
     headers.insert(
@@ -48,7 +50,7 @@ fn cors(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location, Link"),
+        HeaderValue::from_static("Location, Link, ETag, Accept-Patch"),
     );
 }
 
@@ -85,6 +87,10 @@ async fn options(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("Content-Type, Authorization, If-Match"),
     );
     headers.insert("Accept-Post", HeaderValue::from_static(SDP));
+    headers.insert(
+        "Accept-Patch",
+        HeaderValue::from_static(trickle::CONTENT_TYPE),
+    );
     for link in ice_server_links(&state.config.webrtc) {
         headers.append(header::LINK, link);
     }
@@ -93,7 +99,11 @@ async fn options(State(state): State<AppState>) -> Response {
 
 fn whep_error(err: WebRtcError) -> ApiError {
     match err {
-        WebRtcError::MalformedOffer(_) => ApiError::BadRequest(err.to_string()),
+        WebRtcError::MalformedOffer(_) | WebRtcError::MalformedFragment(_) => {
+            ApiError::BadRequest(err.to_string())
+        }
+        WebRtcError::UnknownSession(_) => ApiError::NotFound(err.to_string()),
+        WebRtcError::PreconditionFailed(_) => ApiError::PreconditionFailed(err.to_string()),
         WebRtcError::Negotiation(_) => ApiError::NotAcceptable(err.to_string()),
         // WHEP: the source is unavailable → 503 (the paths API says 504 for the same).
         WebRtcError::Hub(e @ HubError::StartTimeout { .. }) => {
@@ -126,28 +136,17 @@ async fn create(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case(SDP))
-    {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "a WHEP offer must be sent as Content-Type: {SDP}, not {content_type:?}"
-        )));
-    }
+    require_content_type(&headers, SDP, "a WHEP offer")?;
     let webrtc = state
         .webrtc
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("WebRTC is not running".into()))?;
-    let (id, answer) = webrtc
+    let created = webrtc
         .create_session(&path, &body)
         .await
         .map_err(whep_error)?;
-    let mut response = Response::new(Body::from(answer));
+    let id = created.id;
+    let mut response = Response::new(Body::from(created.answer));
     *response.status_mut() = StatusCode::CREATED;
     let headers = response.headers_mut();
     cors(headers);
@@ -157,10 +156,42 @@ async fn create(
         header::LOCATION,
         HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?,
     );
+    insert_etag(headers, &created.etag)?;
+    headers.insert(
+        "Accept-Patch",
+        HeaderValue::from_static(trickle::CONTENT_TYPE),
+    );
     for link in ice_server_links(&state.config.webrtc) {
         headers.append(header::LINK, link);
     }
     Ok(response)
+}
+
+/// 415 unless the request's `Content-Type` is `expected` (parameters ignored).
+fn require_content_type(headers: &HeaderMap, expected: &str, what: &str) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "{what} must be sent as Content-Type: {expected}, not {content_type:?}"
+        )))
+    }
+}
+
+fn insert_etag(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError> {
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(etag).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(())
 }
 
 /// `DELETE /whep/sessions/{id}`: ends the session.
@@ -180,17 +211,39 @@ async fn delete_session(
     Ok(response)
 }
 
-/// `PATCH /whep/sessions/{id}`: trickle ICE and ICE restart are not supported yet.
-async fn patch_session() -> Response {
-    let mut response = ApiError::MethodNotAllowed(
-        "trickle ICE and ICE restart (PATCH) are not supported yet: send every candidate \
-         in the offer (wait for ICE gathering to complete before POST)"
-            .into(),
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(ALLOWED));
+/// `PATCH /whep/sessions/{id}`: trickle ICE (`204`) or ICE restart (`200` with our
+/// fragment).
+async fn patch_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    require_content_type(&headers, trickle::CONTENT_TYPE, "a WHEP PATCH")?;
+    let webrtc = state
+        .webrtc
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound(format!("no WHEP session {id:?}")))?;
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let patched = webrtc
+        .patch_session(&id, &body, if_match)
+        .await
+        .map_err(whep_error)?;
+    let mut response = match patched.outcome {
+        PatchOutcome::Trickled { .. } => StatusCode::NO_CONTENT.into_response(),
+        PatchOutcome::Restarted { fragment } => {
+            let mut r = Response::new(Body::from(fragment));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(trickle::CONTENT_TYPE),
+            );
+            r
+        }
+    };
     cors(response.headers_mut());
-    response
+    insert_etag(response.headers_mut(), &patched.etag)?;
+    Ok(response)
 }

@@ -2,16 +2,20 @@
 //!
 //! ```text
 //! hub Reader ──▶ session task ──▶ WhepSession (str0m Rtc: packetize, SRTP) ──▶ shared UDP socket ──▶ viewer
-//!                     ▲                                                               │
-//!                     └──── session inbox ◀── mux task (routes by ufrag / address) ◀──┘
+//!                     ▲                                                      (or its ICE-TCP conn.) │
+//!                     └──── session inbox ◀── mux task (routes by ufrag / address) ◀────────────────┘
 //! ```
 //!
 //! Vocabulary:
 //! - a **session** is one viewer (one WHEP resource, one str0m `Rtc`), named by a
 //!   [`SessionId`] that is also its unguessable URL;
-//! - the **mux** owns the one UDP socket all sessions share; it routes an incoming datagram
-//!   to a session by the local **ufrag** in a STUN binding request's USERNAME (a new
-//!   viewer address) and from then on by the viewer's **address**;
+//! - the **mux** owns the one UDP socket all sessions share, and the ICE-TCP listener
+//!   (RFC 6544 passive candidates, RFC 4571 framing) when `webrtc.tcp_listen` is set; it
+//!   routes an incoming datagram to a session by the local **ufrag** in a STUN binding
+//!   request's USERNAME (a new viewer address) and from then on by the viewer's
+//!   **address** (and transport);
+//! - a **PATCH** ([`trickle`]) adds trickled candidates to a session or restarts its ICE
+//!   (new credentials, same DTLS/SRTP); its **entity tag** names the current ICE session;
 //! - the **plan** ([`negotiate::Plan`]) is which path track goes out on which offered
 //!   payload type;
 //! - the **key-frame gate**: a session sends video only from a key frame on — after
@@ -22,22 +26,25 @@
 //! NACKs are answered by str0m from its per-session packet history (RTX). Certificates
 //! are ECDSA P-256 (str0m's default through dimpl/rcgen), one per [`WebRtc`].
 //!
-//! Lifecycle: a session ends on `DELETE`, when ICE fails or does not complete within
+//! Lifecycle: a session ends on `DELETE`, when ICE does not complete within
 //! [`session::CONNECT_TIMEOUT`], when its connected viewer stays silent for
-//! `webrtc.disconnect_timeout` (no RTCP, no consent check: it vanished), or when its path
-//! closes. However it ends, its task removes its routes and registry entry and drops its
+//! `webrtc.disconnect_timeout` (no RTCP, no consent check, no PATCH: it vanished), or when
+//! its path closes. ICE going `disconnected` does not end it: the viewer has the disconnect
+//! timeout to come back by itself or with an ICE restart. However it ends, its task removes its routes and registry entry and drops its
 //! hub reader, so the path can linger-close. [`WebRtc::sessions`] reports each session's
 //! state, age and stats: our frame counters plus str0m's per-track RTCP statistics
 //! (packets/bytes sent, NACK/PLI/FIR received, loss, jitter, RTT).
 //!
-//! Not in this increment: ICE-TCP, TURN relaying on our side, trickle ICE (`PATCH`), AAC →
-//! Opus transcoding.
+//! TURN: we are a public-facing host (the advertised addresses); viewers that need a relay
+//! use the TURN servers handed to them (`webrtc.ice_servers`, WHEP `Link` headers), and
+//! str0m pairs their relayed candidates with our host candidates like any other.
 
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mux;
 pub mod negotiate;
 pub mod session;
+pub mod trickle;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -46,8 +53,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::hub::{HubError, HubHandle};
+pub use mux::Patched;
 pub use negotiate::NegotiationError;
-pub use session::{SessionState, SessionStats, TrackStats};
+pub use session::{PatchOutcome, SessionState, SessionStats, TrackStats, Transport};
 
 /// Names one session; random, 22 characters of `[A-Za-z0-9]`, safe in a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -84,6 +92,15 @@ pub enum WebRtcError {
     /// The offer is not SDP we can read (HTTP 400).
     #[error("malformed SDP offer: {0}")]
     MalformedOffer(String),
+    /// A PATCH body is not a trickle-ICE SDP fragment (HTTP 400).
+    #[error("malformed trickle-ICE SDP fragment: {0}")]
+    MalformedFragment(String),
+    /// No such session (HTTP 404).
+    #[error("no WHEP session {0:?}")]
+    UnknownSession(String),
+    /// A PATCH's `If-Match` names another ICE session (HTTP 412).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// Nothing the path sends is in the offer (HTTP 406).
     #[error(transparent)]
     Negotiation(#[from] NegotiationError),
@@ -116,6 +133,17 @@ pub struct SessionInfo {
     pub stats: SessionStats,
 }
 
+/// A new session, as `POST /whep/{path}` answers it.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The session (its resource URL is `/whep/sessions/{id}`).
+    pub id: SessionId,
+    /// The SDP answer, with every host candidate.
+    pub answer: String,
+    /// The ICE session's entity tag (`ETag`), quoted.
+    pub etag: String,
+}
+
 /// The WebRTC layer: the shared socket, its mux task and the sessions. Cheap to clone.
 #[derive(Clone)]
 pub struct WebRtc {
@@ -131,21 +159,14 @@ impl fmt::Debug for WebRtc {
 }
 
 impl WebRtc {
-    /// Binds `config.udp_listen` (port 0: any; see [`Self::local_addr`]), makes the ECDSA
-    /// P-256 DTLS certificate and starts the mux task. Host candidates are the
-    /// `advertised_addresses` with the bound port, or the bound address itself.
+    /// Binds `config.udp_listen` (port 0: any; see [`Self::local_addr`]) and, when set,
+    /// the ICE-TCP listener `config.tcp_listen`, makes the ECDSA P-256 DTLS certificate
+    /// and starts the mux task. Host candidates are the `advertised_addresses` with the
+    /// bound ports, or the bound addresses themselves.
     pub async fn start(
         config: &watchpost_config::WebRtcConfig,
         hub: HubHandle,
     ) -> Result<WebRtc, WebRtcError> {
-        if let Some(tcp) = config.tcp_listen {
-            // Said loudly rather than silently ignored: clients behind UDP-blocking
-            // firewalls will not connect until ICE-TCP exists.
-            tracing::warn!(
-                %tcp,
-                "webrtc.tcp_listen is set but ICE-TCP is not implemented yet; only UDP is served"
-            );
-        }
         let provider = str0m::crypto::from_feature_flags();
         let cert = provider
             .dtls_provider
@@ -153,6 +174,7 @@ impl WebRtc {
             .ok_or_else(|| WebRtcError::Io("cannot generate a DTLS certificate".into()))?;
         let shared = mux::Shared::start(
             config.udp_listen,
+            config.tcp_listen,
             &config.advertised_addresses,
             cert,
             config.disconnect_timeout,
@@ -167,15 +189,30 @@ impl WebRtc {
         self.shared.local_addr()
     }
 
+    /// The bound ICE-TCP address, when `webrtc.tcp_listen` is set.
+    pub fn tcp_local_addr(&self) -> Option<SocketAddr> {
+        self.shared.tcp_addr()
+    }
+
     /// Plays `path` to the viewer that sent `offer` (SDP text): attaches a hub reader
     /// (starting the camera; waits up to the hub's start timeout), negotiates codecs,
-    /// starts the session task. Returns the session id and the SDP answer.
-    pub async fn create_session(
+    /// starts the session task.
+    pub async fn create_session(&self, path: &str, offer: &str) -> Result<Created, WebRtcError> {
+        let (id, answer, etag) = self.shared.create_session(path, offer).await?;
+        Ok(Created { id, answer, etag })
+    }
+
+    /// A WHEP `PATCH` on session `id`: `body` is a trickle-ICE SDP fragment, `if_match`
+    /// the request's `If-Match` (`*`, or entity tags, one of which must be the current
+    /// ICE session's). Trickled candidates join the current ICE session; new credentials
+    /// restart ICE and the outcome carries the answering fragment.
+    pub async fn patch_session(
         &self,
-        path: &str,
-        offer: &str,
-    ) -> Result<(SessionId, String), WebRtcError> {
-        self.shared.create_session(path, offer).await
+        id: &str,
+        body: &str,
+        if_match: Option<String>,
+    ) -> Result<Patched, WebRtcError> {
+        self.shared.patch_session(id, body, if_match).await
     }
 
     /// Ends a session (its task stops, its reader detaches, its routes go). `false` if no

@@ -1,24 +1,38 @@
-//! The IO side: one shared UDP socket, the mux task that routes datagrams to sessions, and
-//! one task per session that drives its [`WhepSession`] with tokio time.
+//! The IO side: one shared UDP socket, the optional ICE-TCP listener, the mux task that
+//! routes datagrams to sessions, and one task per session that drives its [`WhepSession`]
+//! with tokio time.
 //!
 //! ```text
-//! socket ──recv──▶ mux task ──route──▶ session inbox ──▶ session task ──▶ WhepSession (str0m)
-//!                   (STUN USERNAME's                      │ also reads its hub Reader
-//!                    local ufrag for a new                ▼
-//!                    address, then the address)   socket.send_to (shared socket)
+//! UDP socket ──recv──▶ mux task ──route──▶ session inbox ──▶ session task ──▶ WhepSession (str0m)
+//! TCP conn ──RFC 4571 frame──▶ route ─┘   (STUN USERNAME's      │ also reads its hub Reader
+//!                                          local ufrag for a new ▼ and its PATCH commands
+//!                                          address, then the     send: UDP socket, or the
+//!                                          address)              TCP connection's writer
 //! ```
+//!
+//! ICE-TCP (RFC 6544): we announce passive TCP host candidates; a viewer connects, and
+//! each connection carries RFC 4571 frames (two-byte big-endian length, then one STUN,
+//! DTLS or SRTP packet). A connection has a reader task (frames → routes, like UDP
+//! datagrams) and a writer task with a bounded queue: a session never waits for a slow
+//! TCP viewer; a full queue drops the packet, as a congested UDP path would, and NACK/PLI
+//! repair it. A connection that carries nothing routable within
+//! [`TCP_IDLE_TIMEOUT`] is closed; at most [`MAX_TCP_CONNECTIONS`] are open at a time.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::session::{CloseReason, Poll, SessionSetup, SessionState, SessionStats, WhepSession};
+use super::session::{
+    CloseReason, PatchOutcome, Poll, SessionSetup, SessionState, SessionStats, Transport,
+    WhepSession,
+};
+use super::trickle::IceFragment;
 use super::{SessionId, SessionInfo, WebRtcError};
 use crate::hub::{HubError, HubHandle, Reader, ReaderEvent, ReaderOptions};
 
@@ -26,20 +40,51 @@ use crate::hub::{HubError, HubHandle, Reader, ReaderEvent, ReaderOptions};
 const INBOX: usize = 512;
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
+/// A TCP connection on which nothing routable arrived for this long is closed.
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// ICE-TCP connections open at a time; further ones are refused (closed at once).
+pub const MAX_TCP_CONNECTIONS: usize = 4096;
+/// Frames queued per TCP connection before packets are dropped.
+const TCP_WRITE_QUEUE: usize = 1024;
 
-/// One datagram routed to a session.
+/// One datagram (or ICE-TCP frame) routed to a session.
 #[derive(Debug)]
 struct Inbound {
     at: Instant,
+    transport: Transport,
     source: SocketAddr,
     data: Vec<u8>,
+}
+
+/// A request to a session task.
+enum Command {
+    /// A WHEP PATCH: trickle ICE or ICE restart. `if_match` is the request's `If-Match`.
+    Patch {
+        fragment: IceFragment,
+        if_match: Option<String>,
+        reply: oneshot::Sender<Result<Patched, WebRtcError>>,
+    },
+}
+
+/// What a PATCH did, with the session's entity tag after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patched {
+    /// Trickled or restarted.
+    pub outcome: PatchOutcome,
+    /// The ICE session's entity tag (`ETag`), quoted; changes with every ICE restart.
+    pub etag: String,
+}
+
+/// The entity tag of an ICE session: its local ufrag, quoted (RFC 9110 §8.8.3).
+fn etag_of(ufrag: &str) -> String {
+    format!("\"{ufrag}\"")
 }
 
 /// Which session a datagram belongs to.
 #[derive(Default)]
 struct Routes {
     by_ufrag: HashMap<String, SessionId>,
-    by_addr: HashMap<SocketAddr, SessionId>,
+    by_addr: HashMap<(Transport, SocketAddr), SessionId>,
     inbox: HashMap<SessionId, mpsc::Sender<Inbound>>,
 }
 
@@ -47,6 +92,7 @@ struct SessionEntry {
     path: String,
     created: Instant,
     close: watch::Sender<bool>,
+    commands: mpsc::Sender<Command>,
     info: Arc<Mutex<(SessionState, SessionStats)>>,
     task: Option<JoinHandle<()>>,
 }
@@ -54,6 +100,11 @@ struct SessionEntry {
 pub(super) struct Shared {
     socket: Arc<UdpSocket>,
     local_addr: SocketAddr,
+    /// The ICE-TCP listener's address, when `webrtc.tcp_listen` is set.
+    tcp_addr: Option<SocketAddr>,
+    /// Writers of the open ICE-TCP connections, by the viewer's address.
+    tcp_writers: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    tcp_dropped: std::sync::atomic::AtomicU64,
     setup: SessionSetup,
     hub: HubHandle,
     routes: Mutex<Routes>,
@@ -93,6 +144,7 @@ pub fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
 impl Shared {
     pub(super) async fn start(
         bind: SocketAddr,
+        tcp_bind: Option<SocketAddr>,
         advertised: &[std::net::IpAddr],
         setup_cert: str0m::config::DtlsCert,
         disconnect_timeout: Duration,
@@ -104,27 +156,32 @@ impl Shared {
         let local_addr = socket
             .local_addr()
             .map_err(|e| WebRtcError::Io(e.to_string()))?;
-        let candidates: Vec<SocketAddr> = if advertised.is_empty() {
-            if local_addr.ip().is_unspecified() {
-                return Err(WebRtcError::Io(format!(
-                    "webrtc.udp_listen {local_addr} is a wildcard address: set \
-                     webrtc.advertised_addresses to the addresses browsers should use"
-                )));
-            }
-            vec![local_addr]
-        } else {
-            advertised
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, local_addr.port()))
-                .collect()
+        let candidates = host_candidates(local_addr, advertised, "webrtc.udp_listen")?;
+        let listener = match tcp_bind {
+            Some(bind) => Some(TcpListener::bind(bind).await.map_err(|e| {
+                WebRtcError::Io(format!("cannot bind TCP {bind} (webrtc.tcp_listen): {e}"))
+            })?),
+            None => None,
+        };
+        let tcp_addr = match &listener {
+            Some(l) => Some(l.local_addr().map_err(|e| WebRtcError::Io(e.to_string()))?),
+            None => None,
+        };
+        let tcp_candidates = match tcp_addr {
+            Some(addr) => host_candidates(addr, advertised, "webrtc.tcp_listen")?,
+            None => Vec::new(),
         };
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             socket: Arc::new(socket),
             local_addr,
+            tcp_addr,
+            tcp_writers: Mutex::new(HashMap::new()),
+            tcp_dropped: std::sync::atomic::AtomicU64::new(0),
             setup: SessionSetup {
                 cert: setup_cert,
                 candidates,
+                tcp_candidates,
                 disconnect_timeout,
             },
             hub,
@@ -134,9 +191,15 @@ impl Shared {
             mux_task: Mutex::new(None),
             unrouted: std::sync::atomic::AtomicU64::new(0),
         });
-        let task = tokio::spawn(mux_task(shared.clone(), stop_rx));
+        let task = tokio::spawn(mux_task(shared.clone(), listener, stop_rx));
         *lock(&shared.mux_task) = Some(task);
-        tracing::info!(udp = %local_addr, candidates = ?shared.setup.candidates, "WebRTC mux listening");
+        tracing::info!(
+            udp = %local_addr,
+            tcp = ?tcp_addr,
+            candidates = ?shared.setup.candidates,
+            tcp_candidates = ?shared.setup.tcp_candidates,
+            "WebRTC mux listening"
+        );
         Ok(shared)
     }
 
@@ -144,12 +207,71 @@ impl Shared {
         self.local_addr
     }
 
+    pub(super) fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+
+    /// Hands a PATCH to the session's task and waits for its answer.
+    pub(super) async fn patch_session(
+        &self,
+        id: &str,
+        body: &str,
+        if_match: Option<String>,
+    ) -> Result<Patched, WebRtcError> {
+        // Unknown session first (404), then the body (400).
+        let commands = lock(&self.sessions)
+            .get(id)
+            .map(|e| e.commands.clone())
+            .ok_or_else(|| WebRtcError::UnknownSession(id.to_owned()))?;
+        let fragment = IceFragment::parse(body).map_err(WebRtcError::MalformedFragment)?;
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::Patch {
+                fragment,
+                if_match,
+                reply,
+            })
+            .await
+            .map_err(|_| WebRtcError::UnknownSession(id.to_owned()))?;
+        answer
+            .await
+            .map_err(|_| WebRtcError::UnknownSession(id.to_owned()))?
+    }
+
+    /// Sends one packet to a viewer: on the UDP socket, or queued to its TCP connection
+    /// (dropped when that queue is full or the connection is gone).
+    async fn send(&self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
+        match transport {
+            Transport::Udp => {
+                if let Err(e) = self.socket.send_to(&data, destination).await {
+                    tracing::trace!(error = %e, %destination, "send failed");
+                }
+            }
+            Transport::Tcp => {
+                let writer = lock(&self.tcp_writers).get(&destination).cloned();
+                let sent = writer.is_some_and(|w| w.try_send(data).is_ok());
+                if !sent {
+                    self.tcp_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A new ICE session (restart): datagrams naming `ufrag` now go to `id`; the old
+    /// ufrag no longer routes.
+    fn set_ufrag(&self, id: &SessionId, ufrag: String) {
+        let mut routes = lock(&self.routes);
+        routes.by_ufrag.retain(|_, v| v != id);
+        routes.by_ufrag.insert(ufrag, id.clone());
+    }
+
     /// Attaches a reader, negotiates and spawns the session task.
     pub(super) async fn create_session(
         self: &Arc<Self>,
         path: &str,
         offer: &str,
-    ) -> Result<(SessionId, String), WebRtcError> {
+    ) -> Result<(SessionId, String, String), WebRtcError> {
         if *self.stop.borrow() {
             return Err(WebRtcError::Closed);
         }
@@ -179,6 +301,7 @@ impl Shared {
         }
         let id = SessionId::random();
         let ufrag = session.local_ufrag();
+        let ufrag_for_etag = ufrag.clone();
         let (tx, rx) = mpsc::channel(INBOX);
         {
             let mut routes = lock(&self.routes);
@@ -186,6 +309,7 @@ impl Shared {
             routes.inbox.insert(id.clone(), tx);
         }
         let (close, close_rx) = watch::channel(false);
+        let (commands, commands_rx) = mpsc::channel(8);
         let info = Arc::new(Mutex::new((session.state(), session.stats().clone())));
         // Register before spawning so that the task's cleanup always finds the entry.
         let mut sessions = lock(&self.sessions);
@@ -194,8 +318,11 @@ impl Shared {
             id.clone(),
             session,
             reader,
-            rx,
-            close_rx,
+            Inputs {
+                inbox: rx,
+                commands: commands_rx,
+                close: close_rx,
+            },
             info.clone(),
         ));
         sessions.insert(
@@ -204,13 +331,14 @@ impl Shared {
                 path: path.to_owned(),
                 created: Instant::now(),
                 close,
+                commands,
                 info,
                 task: Some(task),
             },
         );
         drop(sessions);
         tracing::info!(path, session = %id, "WHEP session created");
-        Ok((id, answer))
+        Ok((id, answer, etag_of(&ufrag_for_etag)))
     }
 
     pub(super) fn close_session(&self, id: &str) -> bool {
@@ -265,35 +393,51 @@ impl Shared {
 
     /// Routes one datagram. STUN binding requests are routed by their USERNAME (and
     /// teach the table the sender's address); everything else by address.
-    fn route(&self, source: SocketAddr, data: Vec<u8>) {
+    /// Returns whether the datagram reached a session.
+    fn route(&self, transport: Transport, source: SocketAddr, data: Vec<u8>) -> bool {
         let at = Instant::now();
         let mut routes = lock(&self.routes);
         let by_ufrag = stun_local_ufrag(&data).and_then(|u| routes.by_ufrag.get(u).cloned());
         let id = match by_ufrag {
             Some(id) => {
-                routes.by_addr.insert(source, id.clone());
+                routes.by_addr.insert((transport, source), id.clone());
                 Some(id)
             }
-            None => routes.by_addr.get(&source).cloned(),
+            None => routes.by_addr.get(&(transport, source)).cloned(),
         };
         let inbox = id.and_then(|id| routes.inbox.get(&id).cloned());
         drop(routes);
         match inbox {
             // Full inbox: the session is behind; drop like a congested network would.
             Some(tx) => {
-                let _ = tx.try_send(Inbound { at, source, data });
+                let _ = tx.try_send(Inbound {
+                    at,
+                    transport,
+                    source,
+                    data,
+                });
+                true
             }
             None => {
                 self.unrouted
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::trace!(%source, "datagram for no session");
+                tracing::trace!(%source, ?transport, "datagram for no session");
+                false
             }
         }
     }
 
     /// The session sends to `addr`: replies (STUN responses to our checks) come from it.
-    fn learn(&self, addr: SocketAddr, id: &SessionId) {
-        lock(&self.routes).by_addr.insert(addr, id.clone());
+    fn learn(&self, transport: Transport, addr: SocketAddr, id: &SessionId) {
+        lock(&self.routes)
+            .by_addr
+            .insert((transport, addr), id.clone());
+    }
+
+    /// A TCP connection closed: forget its writer and routes.
+    fn tcp_closed(&self, peer: SocketAddr) {
+        lock(&self.tcp_writers).remove(&peer);
+        lock(&self.routes).by_addr.remove(&(Transport::Tcp, peer));
     }
 
     fn remove_session(&self, id: &SessionId) {
@@ -307,22 +451,163 @@ impl Shared {
     }
 }
 
-async fn mux_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// The announced host candidates for a bound socket: the advertised addresses with its
+/// port, or the bound address itself (which must then not be a wildcard).
+fn host_candidates(
+    bound: SocketAddr,
+    advertised: &[std::net::IpAddr],
+    key: &str,
+) -> Result<Vec<SocketAddr>, WebRtcError> {
+    if advertised.is_empty() {
+        if bound.ip().is_unspecified() {
+            return Err(WebRtcError::Io(format!(
+                "{key} {bound} is a wildcard address: set webrtc.advertised_addresses to \
+                 the addresses browsers should use"
+            )));
+        }
+        return Ok(vec![bound]);
+    }
+    Ok(advertised
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, bound.port()))
+        .collect())
+}
+
+async fn mux_task(
+    shared: Arc<Shared>,
+    listener: Option<TcpListener>,
+    mut stop: watch::Receiver<bool>,
+) {
     let socket = shared.socket.clone();
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, source)) => shared.route(source, buf[..n].to_vec()),
+                Ok((n, source)) => {
+                    shared.route(Transport::Udp, source, buf[..n].to_vec());
+                }
                 Err(e) => {
                     // ICMP port unreachable from a vanished viewer shows up here on Linux.
                     tracing::debug!(error = %e, "UDP receive error");
                 }
             },
+            accepted = accept(listener.as_ref()) => match accepted {
+                Ok((stream, peer)) => {
+                    // Reap finished connection tasks before counting.
+                    while connections.try_join_next().is_some() {}
+                    if connections.len() >= MAX_TCP_CONNECTIONS {
+                        tracing::warn!(%peer, "ICE-TCP connection refused: too many open");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(tcp_connection(shared.clone(), stream, peer, stop.clone()));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "TCP accept error");
+                    // EMFILE and friends: do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
             _ = stop.changed() => break,
         }
     }
+    connections.shutdown().await;
     tracing::debug!("WebRTC mux stopped");
+}
+
+/// Accepts on the listener, or never when there is none.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One ICE-TCP connection: RFC 4571 frames in → routes; the writer task sends what
+/// sessions queue for `peer`. Ends on EOF, an error, idleness or shutdown.
+async fn tcp_connection(
+    shared: Arc<Shared>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
+    lock(&shared.tcp_writers).insert(peer, tx);
+    let writer = tokio::spawn(async move {
+        let mut frame = Vec::with_capacity(MAX_DATAGRAM + 2);
+        while let Some(data) = rx.recv().await {
+            let Ok(len) = u16::try_from(data.len()) else {
+                continue;
+            };
+            frame.clear();
+            frame.extend_from_slice(&len.to_be_bytes());
+            frame.extend_from_slice(&data);
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut last_routed = Instant::now();
+    let mut buf = vec![0u8; usize::from(u16::MAX)];
+    let why = loop {
+        let mut len = [0u8; 2];
+        let read = async {
+            rd.read_exact(&mut len).await?;
+            let n = usize::from(u16::from_be_bytes(len));
+            rd.read_exact(&mut buf[..n]).await?;
+            Ok::<usize, std::io::Error>(n)
+        };
+        let idle = tokio::time::sleep_until(last_routed + TCP_IDLE_TIMEOUT);
+        tokio::select! {
+            n = read => match n {
+                Ok(n) => {
+                    if shared.route(Transport::Tcp, peer, buf[..n].to_vec()) {
+                        last_routed = Instant::now();
+                    }
+                }
+                Err(e) => break format!("closed: {e}"),
+            },
+            _ = idle => break "idle".to_owned(),
+            _ = stop.changed() => break "shutdown".to_owned(),
+        }
+    };
+    tracing::debug!(%peer, why, "ICE-TCP connection ended");
+    shared.tcp_closed(peer);
+    writer.abort();
+}
+
+/// Applies a PATCH in the session task: checks `If-Match` against the current ICE
+/// session, hands the fragment to the session, routes a restarted session's new ufrag.
+fn patch(
+    shared: &Shared,
+    id: &SessionId,
+    session: &mut WhepSession,
+    fragment: &IceFragment,
+    if_match: Option<String>,
+) -> Result<Patched, WebRtcError> {
+    let current = etag_of(&session.local_ufrag());
+    if let Some(tag) = if_match
+        && tag.trim() != "*"
+        && !tag.split(',').any(|t| t.trim() == current)
+    {
+        return Err(WebRtcError::PreconditionFailed(format!(
+            "If-Match {tag} does not name the current ICE session {current}"
+        )));
+    }
+    let outcome = session.patch(Instant::now().into_std(), fragment)?;
+    let ufrag = session.local_ufrag();
+    if let PatchOutcome::Restarted { .. } = &outcome {
+        shared.set_ufrag(id, ufrag.clone());
+    }
+    Ok(Patched {
+        outcome,
+        etag: etag_of(&ufrag),
+    })
 }
 
 /// Removes the session's routes and registry entry when its task ends, however it ends.
@@ -337,33 +622,49 @@ impl Drop for Cleanup {
     }
 }
 
+/// What reaches a session task besides its hub reader.
+struct Inputs {
+    /// Datagrams and ICE-TCP frames routed to it.
+    inbox: mpsc::Receiver<Inbound>,
+    /// PATCH requests.
+    commands: mpsc::Receiver<Command>,
+    /// `true`: end (DELETE, shutdown).
+    close: watch::Receiver<bool>,
+}
+
 /// Drives one session: hub Reader → WhepSession → shared socket, and socket → WhepSession.
 async fn session_task(
     shared: Arc<Shared>,
     id: SessionId,
     mut session: WhepSession,
     mut reader: Reader,
-    mut inbox: mpsc::Receiver<Inbound>,
-    mut close: watch::Receiver<bool>,
+    inputs: Inputs,
     info: Arc<Mutex<(SessionState, SessionStats)>>,
 ) {
+    let Inputs {
+        mut inbox,
+        mut commands,
+        mut close,
+    } = inputs;
     let _cleanup = Cleanup {
         shared: shared.clone(),
         id: id.clone(),
     };
-    let mut known: HashSet<SocketAddr> = HashSet::new();
+    let mut known: HashSet<(Transport, SocketAddr)> = HashSet::new();
     let mut publish_at = Instant::now();
     let reason = 'run: loop {
         // 1. Drain output.
         let deadline = loop {
             match session.poll(Instant::now().into_std()) {
-                Poll::Transmit { destination, data } => {
-                    if known.insert(destination) {
-                        shared.learn(destination, &id);
+                Poll::Transmit {
+                    transport,
+                    destination,
+                    data,
+                } => {
+                    if known.insert((transport, destination)) {
+                        shared.learn(transport, destination, &id);
                     }
-                    if let Err(e) = shared.socket.send_to(&data, destination).await {
-                        tracing::trace!(error = %e, %destination, "send failed");
-                    }
+                    shared.send(transport, destination, data).await;
                 }
                 Poll::Wait(at) => break at,
                 Poll::Closed(reason) => break 'run reason,
@@ -382,13 +683,21 @@ async fn session_task(
             _ = close.changed() => break 'run CloseReason::Requested,
             datagram = inbox.recv() => match datagram {
                 Some(d) => {
-                    session.handle_datagram(d.at.into_std(), d.source, &d.data);
+                    session.handle_datagram(d.at.into_std(), d.transport, d.source, &d.data);
                     // Take what else is queued without going round the loop each time.
                     while let Ok(d) = inbox.try_recv() {
-                        session.handle_datagram(d.at.into_std(), d.source, &d.data);
+                        session.handle_datagram(d.at.into_std(), d.transport, d.source, &d.data);
                     }
                 }
                 None => break 'run CloseReason::Rtc("mux stopped".into()),
+            },
+            Some(command) = commands.recv() => match command {
+                Command::Patch { fragment, if_match, reply } => {
+                    let result = patch(&shared, &id, &mut session, &fragment, if_match);
+                    // Publish at once: a client reading the stats after its PATCH sees it.
+                    *lock(&info) = (session.state(), session.stats().clone());
+                    let _ = reply.send(result);
+                }
             },
             event = reader.next(), if wants_media => match event {
                 Some(event) => session.handle_reader(Instant::now().into_std(), event),

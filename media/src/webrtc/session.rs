@@ -5,8 +5,10 @@
 //!    and the SDP answer.
 //! 2. Loop: call [`WhepSession::poll`] until it returns [`Poll::Wait`] (send every
 //!    [`Poll::Transmit`] on the shared socket) or [`Poll::Closed`] (stop).
-//! 3. Feed what happens, each with the current time: a datagram for this session →
-//!    [`WhepSession::handle_datagram`]; the deadline of `Wait` passed →
+//! 3. Feed what happens, each with the current time: a datagram for this session (UDP, or
+//!    one RFC 4571 frame of an ICE-TCP connection) → [`WhepSession::handle_datagram`]; a
+//!    WHEP `PATCH` (trickle ICE, ICE restart) → [`WhepSession::patch`], then re-read
+//!    [`WhepSession::local_ufrag`]; the deadline of `Wait` passed →
 //!    [`WhepSession::handle_timeout`]; a hub reader event → [`WhepSession::handle_reader`]
 //!    (only while [`WhepSession::wants_media`]). Then go back to 2.
 //!
@@ -21,12 +23,13 @@ use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::stats::{MediaEgressStats, PeerStats};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 use super::WebRtcError;
 use super::negotiate::{OfferSummary, Plan, TrackPlan, negotiate};
+use super::trickle::{self, IceFragment};
 use crate::frame::{Frame, Track};
 use crate::hub::ReaderEvent;
 
@@ -37,8 +40,58 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// viewer is most likely asking for the key frame that is already on its way.
 const KEYFRAME_REQUEST_GRACE: Duration = Duration::from_millis(500);
 
+/// The per-session view of the GOP cache (for answering picture-loss requests) holds at
+/// most this many frames ...
+const GOP_MAX_FRAMES: usize = 300;
+/// ... and this many bytes; a longer GOP is not replayed (the viewer waits for the
+/// source's next key frame instead): a burst that large would itself cause loss.
+const GOP_MAX_BYTES: usize = 2 * 1024 * 1024;
+
 /// The shortest disconnect timeout honoured (a configured 0 would end every session).
 pub const MIN_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How a datagram travels between the viewer and us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// The shared UDP socket.
+    Udp,
+    /// An ICE-TCP connection to our passive TCP candidate (RFC 6544), framed as RFC 4571
+    /// says (two-byte big-endian length, then the packet).
+    Tcp,
+}
+
+impl Transport {
+    fn proto(self) -> Protocol {
+        match self {
+            Transport::Udp => Protocol::Udp,
+            Transport::Tcp => Protocol::Tcp,
+        }
+    }
+
+    fn from_proto(p: Protocol) -> Option<Transport> {
+        match p {
+            Protocol::Udp => Some(Transport::Udp),
+            Protocol::Tcp => Some(Transport::Tcp),
+            _ => None,
+        }
+    }
+}
+
+/// What a WHEP `PATCH` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOutcome {
+    /// Candidates were added to the current ICE session (HTTP 204).
+    Trickled {
+        /// How many candidates were added.
+        added: usize,
+    },
+    /// The ICE session restarted with the viewer's new credentials (HTTP 200).
+    Restarted {
+        /// The answer: our new credentials and candidates, as a trickle-ICE SDP fragment.
+        fragment: String,
+    },
+}
 
 /// What every session of a mux shares: the DTLS certificate, the host candidates and the
 /// timeouts.
@@ -49,6 +102,9 @@ pub struct SessionSetup {
     /// Host candidates announced in every answer: the bound address or the advertised
     /// ones. The first is also the local address incoming datagrams are reported on.
     pub candidates: Vec<SocketAddr>,
+    /// Passive ICE-TCP host candidates (the TCP listener's port on the same addresses);
+    /// empty when `webrtc.tcp_listen` is not set.
+    pub tcp_candidates: Vec<SocketAddr>,
     /// A connected session that hears nothing from its viewer for this long ends with
     /// [`CloseReason::PeerSilent`] (`webrtc.disconnect_timeout`; at least
     /// [`MIN_DISCONNECT_TIMEOUT`]).
@@ -70,7 +126,7 @@ pub enum SessionState {
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
-    /// ICE failed or the viewer stopped answering consent checks.
+    /// The ICE agent is gone (str0m closed the connection).
     IceDisconnected,
     /// ICE and DTLS did not complete within [`CONNECT_TIMEOUT`].
     ConnectTimeout,
@@ -104,10 +160,28 @@ pub struct SessionStats {
     pub frames_skipped_for_key: u64,
     /// Frames the hub reader dropped because this session fell behind.
     pub reader_drops: u64,
+    /// Picture-loss requests (PLI/FIR) answered at once by replaying the current GOP
+    /// (its key frame and the frames since, squeezed into a few RTP ticks) instead of
+    /// waiting for the source's next key frame.
+    pub gop_replays: u64,
+    /// Video frames sent in those replays.
+    pub gop_replay_frames: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
     /// Datagrams received.
     pub datagrams_in: u64,
+    /// The transport of the selected candidate pair (`udp` or `tcp`), once connected.
+    pub transport: Option<Transport>,
+    /// The viewer's address on the selected candidate pair.
+    pub remote_address: Option<SocketAddr>,
+    /// ICE restarts the viewer asked for (WHEP `PATCH` with new credentials).
+    pub ice_restarts: u64,
+    /// Remote candidates added by trickle ICE (WHEP `PATCH`).
+    pub trickled_candidates: u64,
+    /// Times ICE lost every candidate pair (`disconnected`). The session survives this for
+    /// the disconnect timeout: a viewer whose network changed comes back with an ICE
+    /// restart, one on a flaky 4G link often by itself.
+    pub ice_disconnects: u64,
     /// RTP packets sent, all tracks, retransmissions included.
     pub packets_sent: u64,
     /// RTP bytes sent, all tracks, retransmissions included.
@@ -164,6 +238,8 @@ fn ms(d: Duration) -> f64 {
 pub enum Poll {
     /// Send `data` to `destination` from the shared socket.
     Transmit {
+        /// The UDP socket or the viewer's ICE-TCP connection.
+        transport: Transport,
         /// The viewer's address.
         destination: SocketAddr,
         /// One datagram.
@@ -188,9 +264,16 @@ impl Timeline {
         let offset = *self
             .offset
             .get_or_insert_with(|| self.last as i64 + step as i64 - pts);
-        let t = (pts + offset).max(0) as u64;
+        // Never at or before what went out last (a replayed GOP took a few ticks).
+        let t = ((pts + offset).max(0) as u64).max(self.last + 1);
         self.last = t;
         t
+    }
+
+    /// One tick after the last time handed out: replayed frames are squeezed in here.
+    fn next_tick(&mut self) -> u64 {
+        self.last += 1;
+        self.last
     }
 
     fn reset(&mut self) {
@@ -236,8 +319,14 @@ pub struct WhepSession {
     rtc: Rtc,
     video: Option<Outgoing>,
     audio: Option<Outgoing>,
-    /// Local address reported as the destination of incoming datagrams.
+    /// Local address reported as the destination of incoming UDP datagrams.
     local: SocketAddr,
+    /// Local address reported as the destination of incoming ICE-TCP frames.
+    local_tcp: Option<SocketAddr>,
+    /// The viewer's offer as received: re-issued with new credentials on an ICE restart.
+    offer_sdp: String,
+    /// The viewer's current ICE ufrag (from the offer, or the last restart).
+    remote_ufrag: String,
     state: SessionState,
     created: Instant,
     /// When the last datagram from the viewer arrived.
@@ -248,6 +337,10 @@ pub struct WhepSession {
     /// Drop video until the next key frame (at start, after PLI/FIR or reader drops).
     need_key: bool,
     last_key_sent: Option<Instant>,
+    /// The video frames from the last key frame received on (same bytes as the hub's GOP
+    /// cache: `Bytes` clones), empty when the GOP outgrew the limits.
+    gop: Vec<Frame>,
+    gop_bytes: usize,
     stats: SessionStats,
     omitted: Vec<String>,
 }
@@ -342,6 +435,17 @@ impl WhepSession {
                 .map_err(|e| WebRtcError::Rtc(format!("host candidate {addr}: {e}")))?;
             rtc.add_local_candidate(candidate);
         }
+        for addr in &setup.tcp_candidates {
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| WebRtcError::Rtc(format!("ICE-TCP candidate {addr}: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
+        let remote_ufrag = offer_ufrag(offer_sdp)
+            .ok_or_else(|| WebRtcError::MalformedOffer("the offer has no a=ice-ufrag".into()))?;
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -355,6 +459,9 @@ impl WhepSession {
             video,
             audio,
             local,
+            local_tcp: setup.tcp_candidates.first().copied(),
+            offer_sdp: offer_sdp.to_owned(),
+            remote_ufrag,
             state: SessionState::Connecting,
             created: now,
             last_heard: now,
@@ -362,6 +469,8 @@ impl WhepSession {
             ice_rtt: None,
             need_key: true,
             last_key_sent: None,
+            gop: Vec::new(),
+            gop_bytes: 0,
             stats: SessionStats::default(),
             omitted,
         };
@@ -395,25 +504,92 @@ impl WhepSession {
         self.state == SessionState::Connected
     }
 
-    /// A datagram from `source` for this session arrived at `now`.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+    /// A datagram (or ICE-TCP frame) from `source` for this session arrived at `now`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        data: &[u8],
+    ) {
         self.stats.datagrams_in += 1;
         self.last_heard = self.last_heard.max(now);
+        let destination = match (transport, self.local_tcp) {
+            (Transport::Udp, _) => self.local,
+            (Transport::Tcp, Some(tcp)) => tcp,
+            (Transport::Tcp, None) => return, // No ICE-TCP candidate was offered.
+        };
         let Ok(contents) = data.try_into() else {
             return; // Not STUN, DTLS or (S)RTP: ignore.
         };
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto: transport.proto(),
                 source,
-                destination: self.local,
+                destination,
                 contents,
             },
         );
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!(error = %e, %source, "datagram rejected");
         }
+    }
+
+    /// A WHEP `PATCH` body arrived at `now`: trickled candidates of the current ICE
+    /// session, or an ICE restart (credentials other than the current ones). A restart
+    /// re-issues the viewer's offer with the new credentials, so str0m restarts ICE with
+    /// fresh local credentials, keeps our host candidates, DTLS and SRTP; the caller must
+    /// route the new [`Self::local_ufrag`] to this session.
+    ///
+    /// Errors: [`WebRtcError::MalformedOffer`] (400) when the restart cannot be applied.
+    pub fn patch(
+        &mut self,
+        now: Instant,
+        fragment: &IceFragment,
+    ) -> Result<PatchOutcome, WebRtcError> {
+        // A PATCH proves the viewer is there, even when its network is not (yet).
+        self.last_heard = self.last_heard.max(now);
+        for why in &fragment.ignored {
+            tracing::debug!(candidate = %why, "trickled candidate ignored");
+        }
+        let restart = match (&fragment.ufrag, &fragment.pwd) {
+            (Some(ufrag), Some(pwd)) if *ufrag != self.remote_ufrag => Some((ufrag, pwd)),
+            _ => None,
+        };
+        let Some((ufrag, pwd)) = restart else {
+            let mut added = 0;
+            for c in &fragment.candidates {
+                if c.ufrag().is_some_and(|u| u != self.remote_ufrag) {
+                    continue; // Of an earlier ICE session.
+                }
+                self.rtc.add_remote_candidate(c.clone());
+                added += 1;
+            }
+            self.stats.trickled_candidates += added as u64;
+            return Ok(PatchOutcome::Trickled { added });
+        };
+        let reoffer = trickle::with_credentials(&self.offer_sdp, ufrag, pwd);
+        let offer = SdpOffer::from_sdp_string(&reoffer)
+            .map_err(|e| WebRtcError::MalformedOffer(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| WebRtcError::MalformedOffer(format!("ICE restart: {e}")))?;
+        for c in &fragment.candidates {
+            if c.ufrag().is_none_or(|u| u == ufrag) {
+                self.rtc.add_remote_candidate(c.clone());
+                self.stats.trickled_candidates += 1;
+            }
+        }
+        self.offer_sdp = reoffer;
+        self.remote_ufrag = ufrag.clone();
+        self.stats.ice_restarts += 1;
+        tracing::info!(restarts = self.stats.ice_restarts, "ICE restart");
+        Ok(PatchOutcome::Restarted {
+            fragment: trickle::answer_fragment(&answer.to_sdp_string()),
+        })
     }
 
     /// The deadline from [`Poll::Wait`] has passed.
@@ -441,21 +617,85 @@ impl WhepSession {
                     }
                 }
                 self.need_key = true;
+                self.forget_gop();
             }
-            ReaderEvent::Frame(frame) => self.write_frame(now, &frame),
+            ReaderEvent::Frame(frame) => {
+                self.remember(&frame);
+                self.write_frame(now, &frame);
+            }
             ReaderEvent::Dropped { frames } => {
                 self.stats.reader_drops += frames;
                 self.need_key = true;
+                self.forget_gop();
             }
-            ReaderEvent::Discontinuity { .. } => self.need_key = true,
+            ReaderEvent::Discontinuity { .. } => {
+                self.need_key = true;
+                self.forget_gop();
+            }
         }
     }
 
-    fn write_frame(&mut self, now: Instant, frame: &Frame) {
-        let is_video = self
-            .video
+    fn is_video(&self, frame: &Frame) -> bool {
+        self.video
             .as_ref()
-            .is_some_and(|v| v.plan.track == frame.track);
+            .is_some_and(|v| v.plan.track == frame.track)
+    }
+
+    fn forget_gop(&mut self) {
+        self.gop.clear();
+        self.gop_bytes = 0;
+    }
+
+    /// Keeps a video frame for [`Self::replay_gop`]: a key frame starts a new GOP; later
+    /// frames join it while it is within [`GOP_MAX_FRAMES`] / [`GOP_MAX_BYTES`].
+    fn remember(&mut self, frame: &Frame) {
+        if !self.is_video(frame) {
+            return;
+        }
+        if frame.key {
+            self.forget_gop();
+        } else if self.gop.is_empty() {
+            return; // No key frame to start from (or the GOP outgrew the limits).
+        }
+        if self.gop.len() >= GOP_MAX_FRAMES || self.gop_bytes + frame.data.len() > GOP_MAX_BYTES {
+            self.forget_gop();
+            return;
+        }
+        self.gop_bytes += frame.data.len();
+        self.gop.push(frame.clone());
+    }
+
+    /// Answers a picture-loss request at once: sends the current GOP again, from its key
+    /// frame, with RTP times one tick apart after the last frame sent, so the viewer's
+    /// decoder is whole again within a round trip. `false` when there is nothing to
+    /// replay (no key frame seen yet, GOP over the limits).
+    fn replay_gop(&mut self, now: Instant) -> bool {
+        if !self.gop.first().is_some_and(|f| f.key) {
+            return false;
+        }
+        let gop = std::mem::take(&mut self.gop);
+        let mut sent = 0;
+        for frame in &gop {
+            let Some(out) = self.video.as_mut() else {
+                break;
+            };
+            let ticks = out.timeline.next_tick();
+            if !self.send(now, frame, true, ticks) {
+                break;
+            }
+            sent += 1;
+        }
+        self.gop = gop;
+        if sent == 0 {
+            return false;
+        }
+        self.stats.gop_replays += 1;
+        self.stats.gop_replay_frames += sent;
+        true
+    }
+
+    fn write_frame(&mut self, now: Instant, frame: &Frame) {
+        let is_video = self.is_video(frame);
         let out = if is_video {
             if self.need_key && !frame.key {
                 self.stats.frames_skipped_for_key += 1;
@@ -469,19 +709,30 @@ impl WhepSession {
             }
         };
         let Some(out) = out else { return };
-        let Some(mid) = out.mid else { return };
+        if out.mid.is_none() {
+            return;
+        }
         let step = u64::from(out.plan.clock_rate / 25);
-        let rtp_time = MediaTime::new(out.timeline.map(frame.pts, step), out.frequency);
+        let ticks = out.timeline.map(frame.pts, step);
+        self.send(now, frame, is_video, ticks);
+    }
+
+    /// Hands one frame to str0m at RTP time `ticks`; counts it. `false` if not written.
+    fn send(&mut self, now: Instant, frame: &Frame, is_video: bool, ticks: u64) -> bool {
+        let out = if is_video { &self.video } else { &self.audio };
+        let Some(out) = out else { return false };
+        let Some(mid) = out.mid else { return false };
+        let rtp_time = MediaTime::new(ticks, out.frequency);
         let pt = Pt::from(out.plan.codec.pt);
         let Some(writer) = self.rtc.writer(mid) else {
-            return;
+            return false;
         };
         // str0m takes H.264/H.265 in Annex B and fragments it (FU-A/FU); G.711 and Opus
         // frames are one packet each.
         let data: Arc<[u8]> = Arc::from(&frame.data[..]);
         if let Err(e) = writer.write(pt, frame.received.into_std(), rtp_time, data) {
             tracing::debug!(error = %e, "frame not written");
-            return;
+            return false;
         }
         if is_video {
             self.stats.video_frames += 1;
@@ -493,6 +744,7 @@ impl WhepSession {
         } else {
             self.stats.audio_frames += 1;
         }
+        true
     }
 
     /// What to do next. Call until [`Poll::Wait`] or [`Poll::Closed`].
@@ -513,8 +765,12 @@ impl WhepSession {
             };
             match output {
                 Output::Transmit(t) => {
+                    let Some(transport) = Transport::from_proto(t.proto) else {
+                        continue; // We offer no TLS or SSL-TCP candidates.
+                    };
                     self.stats.datagrams_out += 1;
                     return Poll::Transmit {
+                        transport,
                         destination: t.destination,
                         data: t.contents.to_vec(),
                     };
@@ -555,6 +811,10 @@ impl WhepSession {
     }
 
     fn peer_stats(&mut self, s: &PeerStats) {
+        if let Some(pair) = &s.selected_candidate_pair {
+            self.stats.transport = Transport::from_proto(pair.protocol);
+            self.stats.remote_address = Some(pair.remote.addr);
+        }
         let ice = s
             .selected_candidate_pair
             .as_ref()
@@ -598,7 +858,10 @@ impl WhepSession {
             Event::MediaEgressStats(s) => self.egress_stats(&s),
             Event::PeerStats(s) => self.peer_stats(&s),
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                return Some(CloseReason::IceDisconnected);
+                // Not the end: the viewer may restart ICE (PATCH) or its link may recover;
+                // a viewer that stays silent is reaped by the disconnect timeout.
+                self.stats.ice_disconnects += 1;
+                tracing::debug!("ICE disconnected; waiting for recovery or an ICE restart");
             }
             Event::MediaAdded(added) => {
                 let slot = match added.kind {
@@ -619,8 +882,8 @@ impl WhepSession {
                 let recent = self
                     .last_key_sent
                     .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_GRACE);
-                if !recent {
-                    // Restart this viewer at the source's next key frame.
+                if !recent && !self.replay_gop(now) {
+                    // Nothing to replay: restart this viewer at the source's next key frame.
                     self.need_key = true;
                 }
             }
@@ -634,6 +897,26 @@ impl WhepSession {
         self.rtc.disconnect();
         Poll::Closed(reason)
     }
+}
+
+/// The first `a=ice-pwd` of an SDP (for tests).
+#[cfg(test)]
+fn offer_pwd(sdp: &str) -> String {
+    sdp.lines()
+        .find_map(|l| l.trim_end_matches('\r').strip_prefix("a=ice-pwd:"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The first `a=ice-ufrag` of an SDP.
+fn offer_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines().find_map(|l| {
+        let v = l
+            .trim_end_matches('\r')
+            .strip_prefix("a=ice-ufrag:")?
+            .trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    })
 }
 
 /// The codecs per media kind an answer carries (for tests).
@@ -661,7 +944,7 @@ mod tests {
     use bytes::Bytes;
     use str0m::change::{SdpAnswer, SdpPendingOffer};
     use str0m::media::{Direction, MediaKind as RtcKind};
-    use str0m::net::{Protocol, Receive};
+    use str0m::net::Receive;
     use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
     use super::*;
@@ -670,6 +953,7 @@ mod tests {
 
     const SERVER: &str = "127.0.0.1:40000";
     const CLIENT: &str = "127.0.0.1:40001";
+    const SERVER_TCP: &str = "127.0.0.1:40002";
 
     fn setup() -> SessionSetup {
         let cert = str0m::crypto::from_feature_flags()
@@ -679,6 +963,7 @@ mod tests {
         SessionSetup {
             cert,
             candidates: vec![SERVER.parse().unwrap()],
+            tcp_candidates: Vec::new(),
             disconnect_timeout: Duration::from_secs(5),
         }
     }
@@ -724,13 +1009,31 @@ mod tests {
 
     /// A browser-like client on str0m: receive-only video and audio, H.264 + PCMA/PCMU.
     fn client(now: Instant) -> (Rtc, String, SdpPendingOffer) {
+        client_with(now, Cands::Udp)
+    }
+
+    fn client_with(now: Instant, cands: Cands) -> (Rtc, String, SdpPendingOffer) {
         let mut rtc = RtcConfig::new()
             .clear_codecs()
             .enable_h264(true)
             .enable_pcma(true, false)
             .enable_pcmu(true, false)
             .build(now);
-        rtc.add_local_candidate(Candidate::host(CLIENT.parse().unwrap(), "udp").unwrap());
+        match cands {
+            Cands::Udp => {
+                rtc.add_local_candidate(Candidate::host(CLIENT.parse().unwrap(), "udp").unwrap());
+            }
+            Cands::TcpActive => {
+                let c = Candidate::builder()
+                    .tcp()
+                    .host(CLIENT.parse().unwrap())
+                    .tcptype(TcpType::Active)
+                    .build()
+                    .unwrap();
+                rtc.add_local_candidate(c);
+            }
+            Cands::Trickled => {}
+        }
         let mut change = rtc.sdp_api();
         change.add_media(RtcKind::Video, Direction::RecvOnly, None, None, None);
         change.add_media(RtcKind::Audio, Direction::RecvOnly, None, None, None);
@@ -786,116 +1089,204 @@ mod tests {
     /// an audio frame written by the session arrive at the client as media data.
     #[test]
     fn a_str0m_client_connects_and_receives_video_and_audio_on_simulated_time() {
-        let start = Instant::now();
-        let mut now = start;
-        let (mut client, offer, pending) = client(now);
-        let (mut session, answer) =
-            WhepSession::accept(&offer, &h264_pcma(), &setup(), now).unwrap();
-        client
+        let mut rig = Rig::new();
+        rig.connect_and_play(Transport::Udp);
+    }
+
+    /// The same over ICE-TCP: the client offers only an active TCP candidate, so the only
+    /// pair is ours passive ↔ its active, and every packet travels as TCP.
+    #[test]
+    fn a_tcp_only_client_connects_over_ice_tcp() {
+        let mut rig = Rig::with(Cands::TcpActive);
+        rig.connect_and_play(Transport::Tcp);
+        assert!(
+            rig.seen.iter().all(|t| *t == Transport::Tcp),
+            "{:?}",
+            rig.seen
+        );
+        let answer_has_passive = rig.answer.lines().any(|l| {
+            l.starts_with("a=candidate:") && l.contains(" tcp ") && l.contains("tcptype passive")
+        });
+        assert!(answer_has_passive, "{}", rig.answer);
+    }
+
+    /// Trickle ICE: an offer without candidates cannot connect until the client's
+    /// candidate arrives in a PATCH fragment.
+    #[test]
+    fn trickled_candidates_let_a_client_connect() {
+        let mut rig = Rig::with(Cands::Trickled);
+        for _ in 0..40 {
+            assert_eq!(rig.step(), None);
+        }
+        // Without a candidate of the client the server has no pair to check, and the
+        // client's own checks are what connect it: in this rig it has none to send either.
+        assert_eq!(rig.session.state(), SessionState::Connecting);
+        let ufrag = offer_ufrag(&rig.offer).unwrap();
+        let body = format!(
+            "a=ice-ufrag:{ufrag}\r\na=ice-pwd:{}\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n\
+             a=candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host\r\na=end-of-candidates\r\n",
+            offer_pwd(&rig.offer)
+        );
+        let fragment = IceFragment::parse(&body).unwrap();
+        let outcome = rig.session.patch(rig.now, &fragment).unwrap();
+        assert_eq!(outcome, PatchOutcome::Trickled { added: 1 });
+        rig.client
+            .add_local_candidate(Candidate::host(CLIENT.parse().unwrap(), "udp").unwrap());
+        rig.connect_and_play(Transport::Udp);
+        assert_eq!(rig.session.stats().trickled_candidates, 1);
+    }
+
+    /// ICE restart the way a WHEP client does it: the client restarts ICE, sends its new
+    /// credentials in a PATCH fragment, and builds its new answer from the old one with the
+    /// credentials and candidates of our fragment. Media flows again afterwards, over the
+    /// same DTLS/SRTP session, and the old credentials no longer route.
+    #[test]
+    fn an_ice_restart_through_patch_keeps_the_session_playing() {
+        let mut rig = Rig::new();
+        rig.connect_and_play(Transport::Udp);
+        let old_ufrag = rig.session.local_ufrag();
+        let bytes_before = rig.video_bytes;
+
+        let mut change = rig.client.sdp_api();
+        change.ice_restart(true);
+        let (offer, pending) = change.apply().expect("a restart needs an offer");
+        let fragment = IceFragment::parse(&offer.to_sdp_string()).unwrap();
+        assert_ne!(
+            fragment.ufrag.as_deref(),
+            offer_ufrag(&rig.offer).as_deref()
+        );
+        let PatchOutcome::Restarted { fragment: ours } =
+            rig.session.patch(rig.now, &fragment).unwrap()
+        else {
+            panic!("new credentials must restart ICE");
+        };
+        let ours = IceFragment::parse(&ours).unwrap();
+        let new_ufrag = rig.session.local_ufrag();
+        assert_ne!(new_ufrag, old_ufrag);
+        assert_eq!(ours.ufrag.as_deref(), Some(new_ufrag.as_str()));
+        assert_eq!(ours.candidates.len(), 1, "{ours:?}");
+        assert!(ours.end_of_candidates);
+        let answer = trickle::with_credentials(
+            &rig.answer,
+            ours.ufrag.as_deref().unwrap(),
+            ours.pwd.as_deref().unwrap(),
+        );
+        // Our candidates go back in (they were stripped with the old credentials).
+        let candidate = format!("a={}", ours.candidates[0].to_sdp_string());
+        let answer: String = answer
+            .lines()
+            .flat_map(|l| {
+                let extra = l.starts_with("a=mid:").then(|| candidate.clone());
+                std::iter::once(l.to_owned()).chain(extra)
+            })
+            .map(|l| l + "\r\n")
+            .collect();
+        rig.client
             .sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
             .unwrap();
-        let server_addr: SocketAddr = SERVER.parse().unwrap();
-        let client_addr: SocketAddr = CLIENT.parse().unwrap();
 
-        let mut idr = vec![
-            0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80,
-        ];
-        idr.extend_from_slice(&[0, 0, 0, 1, 0x65]);
-        idr.extend(std::iter::repeat_n(0x88u8, 3000));
-        let frame = |track: usize, pts: i64, key: bool, data: Vec<u8>| Frame {
-            track,
-            pts,
-            key,
-            data: Bytes::from(data),
-            new_params: None,
-            received: tokio::time::Instant::now(),
-        };
-        let (mut video_bytes, mut audio_frames, mut sent) = (0usize, 0usize, false);
-        for _ in 0..2000 {
-            // Server → client.
-            let server_wait = loop {
-                match session.poll(now) {
-                    Poll::Transmit { destination, data } => {
-                        assert_eq!(destination, client_addr);
-                        let input = Input::Receive(
-                            now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: server_addr,
-                                destination: client_addr,
-                                contents: data.as_slice().try_into().unwrap(),
-                            },
-                        );
-                        client.handle_input(input).unwrap();
-                    }
-                    Poll::Wait(at) => break at,
-                    Poll::Closed(reason) => panic!("closed: {reason:?}"),
-                }
-            };
-            // Client → server.
-            let client_wait = loop {
-                match client.poll_output().unwrap() {
-                    Output::Transmit(t) => {
-                        session.handle_datagram(now, client_addr, &t.contents);
-                    }
-                    Output::Timeout(at) => break at,
-                    Output::Event(Event::MediaData(d)) => match d.params.spec().codec {
-                        Codec::H264 => video_bytes += d.data.len(),
-                        Codec::PCMA => audio_frames += 1,
-                        _ => {}
-                    },
-                    Output::Event(_) => {}
-                }
-            };
-            if session.wants_media() && !sent {
-                session.handle_reader(now, ReaderEvent::Frame(frame(0, 0, true, idr.clone())));
-                session.handle_reader(now, ReaderEvent::Frame(frame(1, 0, true, vec![0xd5; 160])));
-                session.handle_reader(
-                    now,
-                    ReaderEvent::Frame(frame(1, 160, true, vec![0xd5; 160])),
-                );
-                sent = true;
-            }
-            if video_bytes >= idr.len() - 8 && audio_frames >= 2 {
-                break;
-            }
-            let next = server_wait
-                .min(client_wait)
-                .max(now + Duration::from_millis(1));
-            now = next.min(now + Duration::from_millis(50));
-            session.handle_timeout(now);
-            client.handle_input(Input::Timeout(now)).unwrap();
-        }
-        assert_eq!(session.state(), SessionState::Connected);
-        assert!(video_bytes >= idr.len() - 8, "video bytes {video_bytes}");
-        assert!(audio_frames >= 2, "audio frames {audio_frames}");
-        assert_eq!(session.stats().key_frames, 1);
+        rig.play_for(Duration::from_secs(3), 75);
+        assert_eq!(rig.session.state(), SessionState::Connected);
         assert!(
-            now - start < Duration::from_secs(10),
-            "took {:?} simulated",
-            now - start
+            rig.video_bytes > bytes_before + 3000,
+            "media after the restart: {} → {}",
+            bytes_before,
+            rig.video_bytes
         );
+        let stats = rig.session.stats();
+        assert_eq!(stats.ice_restarts, 1, "{stats:?}");
+        // The same credentials again are no restart, just candidates (the client's one).
+        let again = rig.session.patch(rig.now, &fragment).unwrap();
+        assert_eq!(again, PatchOutcome::Trickled { added: 1 });
+        assert_eq!(rig.session.stats().ice_restarts, 1);
+    }
+
+    /// A picture-loss request in the middle of a GOP is answered within a round trip by
+    /// replaying the GOP (key frame and the frames since), not after the source's next
+    /// key frame; the frames after it still arrive (RTP time keeps increasing).
+    #[test]
+    fn a_pli_is_answered_from_the_gop_at_once() {
+        let mut rig = Rig::new();
+        rig.connect_and_play(Transport::Udp);
+        // Ten more frames of the same GOP (no key frame among them).
+        for _ in 0..10 {
+            rig.write_pair(false);
+            for _ in 0..4 {
+                assert_eq!(rig.step(), None);
+            }
+        }
+        let (keys, before) = (rig.video_keys, rig.session.stats().clone());
+        assert!(keys >= 1 && before.gop_replays == 0, "{before:?}");
+        let mid = rig.video_mid.unwrap();
+        rig.client
+            .direct_api()
+            .stream_rx_by_mid(mid, None)
+            .unwrap()
+            .request_keyframe(KeyframeRequestKind::Pli);
+        let asked = rig.now;
+        while rig.video_keys == keys {
+            assert_eq!(rig.step(), None);
+            assert!(rig.now - asked < Duration::from_millis(500), "no key frame");
+        }
+        let stats = rig.session.stats().clone();
+        assert_eq!(stats.pli, 1, "{stats:?}");
+        assert_eq!(stats.gop_replays, 1, "{stats:?}");
+        assert!(stats.gop_replay_frames >= 11, "key frame + 10: {stats:?}");
+        assert_eq!(stats.frames_skipped_for_key, 0, "nothing waited: {stats:?}");
+        let bytes = rig.video_bytes;
+        for _ in 0..5 {
+            rig.write_pair(false);
+            for _ in 0..4 {
+                assert_eq!(rig.step(), None);
+            }
+        }
+        assert!(rig.video_bytes > bytes, "live frames after the replay");
+    }
+
+    /// What the client offers as its own candidates.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Cands {
+        /// A UDP host candidate in the offer.
+        Udp,
+        /// An active ICE-TCP candidate in the offer (the server offers UDP and TCP).
+        TcpActive,
+        /// None in the offer (they come by PATCH).
+        Trickled,
     }
 
     /// Simulated-time rig: one server session, one str0m client, datagrams passed by hand.
     struct Rig {
         session: WhepSession,
         client: Rtc,
+        offer: String,
+        answer: String,
         now: Instant,
         video_mid: Option<Mid>,
         video_bytes: usize,
+        /// Video frames received that hold an IDR slice.
+        video_keys: usize,
         audio_frames: usize,
+        /// The transports of the packets the server sent.
+        seen: std::collections::HashSet<Transport>,
         /// While false the client has vanished: nothing goes either way.
         client_alive: bool,
+        next_pts: i64,
     }
 
     impl Rig {
         fn new() -> Rig {
+            Rig::with(Cands::Udp)
+        }
+
+        fn with(cands: Cands) -> Rig {
             let now = Instant::now();
-            let (mut client, offer, pending) = client(now);
-            let (session, answer) =
-                WhepSession::accept(&offer, &h264_pcma(), &setup(), now).unwrap();
+            let (mut client, offer, pending) = client_with(now, cands);
+            let mut setup = setup();
+            if cands == Cands::TcpActive {
+                setup.tcp_candidates = vec![SERVER_TCP.parse().unwrap()];
+            }
+            let (session, answer) = WhepSession::accept(&offer, &h264_pcma(), &setup, now).unwrap();
             client
                 .sdp_api()
                 .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
@@ -903,28 +1294,107 @@ mod tests {
             Rig {
                 session,
                 client,
+                offer,
+                answer,
                 now,
                 video_mid: None,
                 video_bytes: 0,
+                video_keys: 0,
                 audio_frames: 0,
+                seen: Default::default(),
                 client_alive: true,
+                next_pts: 0,
             }
+        }
+
+        /// Connects, then plays key frames and audio until the client has received a
+        /// whole key frame and two audio frames, within 10 simulated seconds.
+        fn connect_and_play(&mut self, transport: Transport) {
+            let start = self.now;
+            while !self.session.wants_media() {
+                assert_eq!(self.step(), None);
+                assert!(self.now - start < Duration::from_secs(10), "no connection");
+            }
+            assert_eq!(self.session.state(), SessionState::Connected);
+            self.play_for(Duration::from_secs(10), 1);
+            assert!(
+                self.video_bytes >= idr().len() - 8,
+                "video bytes {}",
+                self.video_bytes
+            );
+            assert!(self.audio_frames >= 2, "audio frames {}", self.audio_frames);
+            assert!(self.session.stats().key_frames >= 1);
+            assert!(self.seen.contains(&transport), "{:?}", self.seen);
+            assert!(
+                self.now - start < Duration::from_secs(10),
+                "took {:?}",
+                self.now - start
+            );
+        }
+
+        /// Writes a frame pair (key video every 25th, audio) every 40 ms until `frames`
+        /// pairs are written and the client received a key frame's worth of video and two
+        /// audio frames since, or `limit` of simulated time passes.
+        fn play_for(&mut self, limit: Duration, frames: usize) {
+            let (start, bytes, audio) = (self.now, self.video_bytes, self.audio_frames);
+            let (mut written, mut next) = (0, self.now);
+            while self.now - start < limit {
+                assert_eq!(self.step(), None);
+                if written >= frames
+                    && self.video_bytes >= bytes + idr().len() - 8
+                    && self.audio_frames >= audio + 2
+                {
+                    return;
+                }
+                if self.session.wants_media() && self.now >= next {
+                    let key = written == 0 || (self.next_pts / 3600) % 25 == 0;
+                    self.write_pair(key);
+                    written += 1;
+                    next = self.now + Duration::from_millis(40);
+                }
+            }
+        }
+
+        /// Writes one video frame (an IDR when `key`) and one audio frame, 40 ms on.
+        fn write_pair(&mut self, key: bool) {
+            let pts = self.next_pts;
+            let video = if key {
+                idr()
+            } else {
+                vec![0, 0, 0, 1, 0x41, 0x9a, 7, 7]
+            };
+            self.session
+                .handle_reader(self.now, ReaderEvent::Frame(frame(0, pts, key, video)));
+            self.session.handle_reader(
+                self.now,
+                ReaderEvent::Frame(frame(1, pts / 90 * 8, true, vec![0xd5; 320])),
+            );
+            self.next_pts += 3600;
         }
 
         /// One round both ways, then time advances to the next deadline (≤ 50 ms).
         /// `Some` once the session closed.
         fn step(&mut self) -> Option<CloseReason> {
-            let (server, client) = (SERVER.parse().unwrap(), CLIENT.parse().unwrap());
+            let client: SocketAddr = CLIENT.parse().unwrap();
             let now = self.now;
             let server_wait = loop {
                 match self.session.poll(now) {
-                    Poll::Transmit { data, .. } if self.client_alive => {
+                    Poll::Transmit {
+                        transport,
+                        destination,
+                        data,
+                    } if self.client_alive => {
+                        self.seen.insert(transport);
+                        let source = match transport {
+                            Transport::Udp => SERVER,
+                            Transport::Tcp => SERVER_TCP,
+                        };
                         let input = Input::Receive(
                             now,
                             Receive {
-                                proto: Protocol::Udp,
-                                source: server,
-                                destination: client,
+                                proto: transport.proto(),
+                                source: source.parse().unwrap(),
+                                destination,
                                 contents: data.as_slice().try_into().unwrap(),
                             },
                         );
@@ -940,13 +1410,19 @@ mod tests {
                 client_wait = loop {
                     match self.client.poll_output().unwrap() {
                         Output::Transmit(t) => {
-                            self.session.handle_datagram(now, client, &t.contents)
+                            let transport = Transport::from_proto(t.proto).unwrap();
+                            assert_eq!(t.source.ip(), client.ip());
+                            self.session
+                                .handle_datagram(now, transport, t.source, &t.contents)
                         }
                         Output::Timeout(at) => break at,
                         Output::Event(Event::MediaData(d)) => match d.params.spec().codec {
                             Codec::H264 => {
                                 self.video_bytes += d.data.len();
                                 self.video_mid = Some(d.mid);
+                                if d.data.windows(4).any(|w| w == [0, 0, 1, 0x65]) {
+                                    self.video_keys += 1;
+                                }
                             }
                             Codec::PCMA => self.audio_frames += 1,
                             _ => {}

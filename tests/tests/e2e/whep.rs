@@ -19,15 +19,15 @@ use watchpost_fixtures::sim::{AudioCodec, CameraSpec, Profile, Simulator, test_c
 use watchpost_web::Server;
 
 /// The server under test, running in this process on ephemeral ports.
-struct Running {
-    http: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) http: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _sim: Simulator,
 }
 
 impl Running {
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -49,7 +49,11 @@ async fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> Running {
 }
 
 /// [`start_with`] with another simulated camera (its name must be `cam`).
-async fn start_camera(name: &str, camera: CameraSpec, tune: impl FnOnce(&mut Config)) -> Running {
+pub(crate) async fn start_camera(
+    name: &str,
+    camera: CameraSpec,
+    tune: impl FnOnce(&mut Config),
+) -> Running {
     let sim = Simulator::start(vec![camera]).unwrap();
     let mut config = Config::default();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
@@ -93,14 +97,27 @@ fn http(
     content_type: &str,
     body: &str,
 ) -> (u16, Vec<(String, String)>, String) {
+    http_with(addr, method, path, content_type, &[], body)
+}
+
+/// [`http`] with extra request headers.
+fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(40)))
         .unwrap();
+    let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+         Content-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -126,7 +143,7 @@ async fn session_count(addr: SocketAddr) -> usize {
     v.as_array().unwrap().len()
 }
 
-async fn wait_no_sessions(addr: SocketAddr) {
+pub(crate) async fn wait_no_sessions(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let n = session_count(addr).await;
@@ -183,7 +200,7 @@ async fn whep_errors_are_typed() {
     assert_eq!(not_sdp.0, 415, "{}", not_sdp.2);
     assert_eq!(malformed.0, 400, "{}", malformed.2);
     assert!(malformed.2.contains("malformed SDP"), "{}", malformed.2);
-    assert_eq!(patch.0, 405, "{}", patch.2);
+    assert_eq!(patch.0, 404, "{}", patch.2);
     assert_eq!(delete.0, 404, "{}", delete.2);
     assert_eq!(options.0, 204);
     assert!(
@@ -200,6 +217,121 @@ async fn whep_errors_are_typed() {
 
 /// The virtualenv python with aiortc that `cargo xtask test` installs: `$WATCHPOST_TEST_PYTHON`,
 /// else `<target>/py-players/bin/python` next to this test binary (`<target>/debug/deps/`).
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// WHEP PATCH on a session created from Chromium's recorded offer (nothing connects to
+/// its candidates, which is fine here): the entity tag, typed errors (415, 400, 412, 404),
+/// a trickled candidate (204) and an ICE restart (200 with our new credentials and
+/// candidates as a fragment, a new entity tag, the old tag refused afterwards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_patch_trickles_restarts_and_refuses_what_it_must() {
+    let server = start("whep-patch").await;
+    let addr = server.http;
+    let offer = std::fs::read_to_string(repo_dir("../fixtures/webrtc/chromium-156-offer.sdp"))
+        .expect("the recorded offer");
+    let stats = tokio::task::spawn_blocking(move || {
+        const FRAG: &str = "application/trickle-ice-sdpfrag";
+        let (status, headers, answer) =
+            http(addr, "POST", "/whep/cam/main", "application/sdp", &offer);
+        assert_eq!(status, 201, "{answer}");
+        let location = header(&headers, "location").unwrap().to_owned();
+        let etag = header(&headers, "etag").expect("an ETag").to_owned();
+        assert_eq!(header(&headers, "accept-patch"), Some(FRAG));
+        let ufrag = |sdp: &str| {
+            sdp.lines()
+                .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+                .map(|u| u.trim().to_owned())
+        };
+        assert_eq!(etag, format!("\"{}\"", ufrag(&answer).unwrap()));
+
+        let trickle = "a=ice-ufrag:uVzs\r\na=ice-pwd:84IxY0Y+ywXjDTPVeeZm7fnm\r\n\
+                       m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n\
+                       a=candidate:1 1 udp 2113937151 127.0.0.1 9 typ host\r\n";
+        let wrong_type = http(addr, "PATCH", &location, "application/sdp", trickle);
+        assert_eq!(wrong_type.0, 415, "{}", wrong_type.2);
+        let garbage = http(addr, "PATCH", &location, FRAG, "hello\r\n");
+        assert_eq!(garbage.0, 400, "{}", garbage.2);
+        assert!(garbage.2.contains("trickle-ICE"), "{}", garbage.2);
+        let stale = http_with(
+            addr,
+            "PATCH",
+            &location,
+            FRAG,
+            &[("If-Match", "\"x\"")],
+            trickle,
+        );
+        assert_eq!(stale.0, 412, "{}", stale.2);
+        let trickled = http_with(
+            addr,
+            "PATCH",
+            &location,
+            FRAG,
+            &[("If-Match", &etag)],
+            trickle,
+        );
+        assert_eq!(trickled.0, 204, "{}", trickled.2);
+        assert_eq!(header(&trickled.1, "etag"), Some(etag.as_str()));
+
+        let restart = "a=ice-ufrag:R3st\r\na=ice-pwd:aNewPasswordOf24Chars000\r\n\
+                       m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n";
+        let restarted = http_with(
+            addr,
+            "PATCH",
+            &location,
+            FRAG,
+            &[("If-Match", "*")],
+            restart,
+        );
+        assert_eq!(restarted.0, 200, "{}", restarted.2);
+        assert_eq!(header(&restarted.1, "content-type"), Some(FRAG));
+        let new_etag = header(&restarted.1, "etag").unwrap().to_owned();
+        let new_ufrag = ufrag(&restarted.2).expect("our new ufrag");
+        assert_eq!(new_etag, format!("\"{new_ufrag}\""));
+        assert_ne!(new_etag, etag, "a restart is a new ICE session");
+        assert!(restarted.2.contains("a=ice-pwd:"), "{}", restarted.2);
+        assert!(
+            restarted.2.contains("a=candidate:") && restarted.2.contains("127.0.0.1"),
+            "our host candidate: {}",
+            restarted.2
+        );
+        assert!(
+            restarted.2.contains("a=end-of-candidates"),
+            "{}",
+            restarted.2
+        );
+        let old = http_with(
+            addr,
+            "PATCH",
+            &location,
+            FRAG,
+            &[("If-Match", &etag)],
+            restart,
+        );
+        assert_eq!(old.0, 412, "the old ICE session's tag: {}", old.2);
+
+        let (_, _, sessions) = http(addr, "GET", "/api/v1/webrtc/sessions", "", "");
+        let deleted = http(addr, "DELETE", &location, "", "");
+        assert_eq!(deleted.0, 204, "{}", deleted.2);
+        let gone = http(addr, "PATCH", &location, FRAG, restart);
+        assert_eq!(gone.0, 404, "{}", gone.2);
+        sessions
+    })
+    .await
+    .unwrap();
+    let sessions: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    let s = &sessions[0]["stats"];
+    assert_eq!(s["ice_restarts"], 1, "{sessions}");
+    assert_eq!(s["trickled_candidates"], 1, "{sessions}");
+    assert_eq!(sessions[0]["state"], "connecting", "{sessions}");
+    wait_no_sessions(addr).await;
+    server.stop().await;
+}
+
 fn test_python() -> PathBuf {
     const HOW: &str = "`cargo xtask test` (or `cargo xtask install`) installs aiortc into \
                        <target>/py-players and sets WATCHPOST_TEST_PYTHON";
@@ -304,6 +436,59 @@ async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_plays_the_h264_pcma_camera_over_whep() {
+    let server = start("whep-chromium").await;
+    let result = play_in_chromium(server.http, &[]).await;
+    assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
+    assert!(result["audioSamples"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["server"][0]["stats"]["transport"], "udp", "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// ICE-TCP (RFC 6544, RFC 4571 framing): the server also listens on TCP; the test cuts
+/// the UDP candidates out of the answer on its way to the page, so Chromium can only
+/// connect to the passive TCP candidate. Video and audio play, and the server reports
+/// the selected pair as TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_over_ice_tcp() {
+    let server = start_with("whep-chromium-tcp", |c| {
+        c.webrtc.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let result = play_in_chromium(server.http, &["--tcp-only"]).await;
+    assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
+    assert!(result["audioSamples"].as_u64().unwrap() > 0, "{result}");
+    let stats = &result["server"][0]["stats"];
+    assert_eq!(stats["transport"], "tcp", "{result}");
+    assert!(stats["packets_sent"].as_u64().unwrap() > 50, "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// ICE restart in place (WHEP PATCH, the web UI's own client): after 25 frames the page
+/// restarts ICE; the same session keeps playing (25 more frames decoded) and both ends
+/// count one restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_restarts_ice_and_keeps_playing() {
+    let server = start("whep-chromium-restart").await;
+    let result = play_in_chromium(server.http, &["--restart-ice"]).await;
+    assert_eq!(result["iceRestarts"], 1, "{result}");
+    let before = result["framesBeforeRestart"].as_u64().unwrap();
+    assert!(
+        result["framesDecoded"].as_u64().unwrap() > before + 25,
+        "{result}"
+    );
+    let sessions = result["server"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "one session throughout: {result}");
+    assert_eq!(sessions[0]["stats"]["ice_restarts"], 1, "{result}");
+    assert_eq!(sessions[0]["state"], "connected", "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// Runs tests/browser/whep_play.mjs (headless Debian Chromium via playwright-core) on
+/// `/play/cam/main` with `flags`; returns its RESULT, after asserting it succeeded.
+async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value {
     require(
         "chromium",
         Command::new("/usr/bin/chromium").arg("--version"),
@@ -324,12 +509,12 @@ async fn headless_chromium_plays_the_h264_pcma_camera_over_whep() {
             String::from_utf8_lossy(&npm.stderr)
         );
     }
-    let server = start("whep-chromium").await;
-    let url = format!("http://{}/play/cam/main", server.http);
+    let url = format!("http://{http}/play/cam/main");
     let started = Instant::now();
     let out = tokio::process::Command::new("node")
         .arg(dir.join("whep_play.mjs"))
         .args([&url, "60000"])
+        .args(flags)
         .kill_on_drop(true)
         .output()
         .await
@@ -338,22 +523,22 @@ async fn headless_chromium_plays_the_h264_pcma_camera_over_whep() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "Chromium did not play:\n{stdout}\n{stderr}"
+        "Chromium did not play ({flags:?}):\n{stdout}\n{stderr}"
     );
-    eprintln!("chromium: {} in {:?}", stdout.trim(), started.elapsed());
+    eprintln!(
+        "chromium {flags:?}: {} in {:?}",
+        stdout.trim(),
+        started.elapsed()
+    );
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
         .expect("a RESULT line");
-    let result: serde_json::Value = serde_json::from_str(line).unwrap();
-    assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
-    assert!(result["audioSamples"].as_u64().unwrap() > 0, "{result}");
-    wait_no_sessions(server.http).await;
-    server.stop().await;
+    serde_json::from_str(line).unwrap()
 }
 
 /// `GET path` as JSON.
-async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+pub(crate) async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     let path = path.to_owned();
     let (status, _, body) = tokio::task::spawn_blocking(move || http(addr, "GET", &path, "", ""))
         .await
