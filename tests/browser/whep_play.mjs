@@ -58,6 +58,7 @@ try {
       const w = window.whep;
       const out = { error: w.error, session: w.session, framesRendered: w.framesRendered,
                     iceRestarts: w.player ? w.player.iceRestarts : 0,
+                    iceServers: w.pc ? w.pc.getConfiguration().iceServers : [],
                     framesDecoded: 0, audioSamples: 0, videoCodec: null, audioCodec: null,
                     connectionState: w.pc ? w.pc.connectionState : null };
       if (!w.pc) return out;

@@ -462,6 +462,33 @@ a=fmtp:100 profile-level-id=42e01f\r\n";
         assert!(plan.omitted[0].contains("AAC"), "{:?}", plan.omitted);
     }
 
+    /// An audio-only AAC path (a sound-only camera, or a path whose video is not known)
+    /// for a viewer that offers no Opus: nothing can go out, and the 406 says why.
+    #[test]
+    fn an_audio_only_aac_path_without_opus_in_the_offer_is_not_acceptable() {
+        let aac = Track {
+            clock_rate: 16000,
+            kind: MediaKind::Audio,
+            params: Some(Arc::new(CodecParams::Aac {
+                config: Bytes::from_static(&[0x14, 0x08]),
+                sample_rate: 16000,
+                channels: 1,
+            })),
+        };
+        let pcma_only = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=mid:0\r\n\
+                         a=rtpmap:8 PCMA/8000\r\n";
+        let offer = OfferSummary::parse(pcma_only).unwrap();
+        assert!(!offer.accepts_opus());
+        let err = negotiate(&[aac], &offer).unwrap_err();
+        let NegotiationError::NoCommonCodec { camera, offer } = &err else {
+            panic!("expected no common codec, got {err:?}");
+        };
+        assert!(camera.contains("AAC"), "{camera}");
+        assert!(offer.contains("PCMA"), "{offer}");
+        let msg = err.to_string();
+        assert!(msg.contains("AAC") && msg.contains("PCMA"), "{msg}");
+    }
+
     #[test]
     fn an_sdp_without_media_is_rejected() {
         assert!(OfferSummary::parse("v=0\r\ns=-\r\n").is_err());

@@ -467,11 +467,34 @@ async fn headless_chromium_plays_over_ice_tcp() {
 
 /// ICE restart in place (WHEP PATCH, the web UI's own client): after 25 frames the page
 /// restarts ICE; the same session keeps playing (25 more frames decoded) and both ends
-/// count one restart.
+/// count one restart. The page also took the configured STUN/TURN servers from the
+/// `Link` headers of `OPTIONS` (an unreachable loopback STUN server and a TURN server with
+/// credentials, neither of which the loopback connection needs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_restarts_ice_and_keeps_playing() {
-    let server = start("whep-chromium-restart").await;
+    let server = start_with("whep-chromium-restart", |c| {
+        c.webrtc.ice_servers = vec![
+            watchpost_config::IceServerConfig {
+                urls: vec!["stun:127.0.0.1:9".into()],
+                ..Default::default()
+            },
+            watchpost_config::IceServerConfig {
+                urls: vec!["turn:127.0.0.1:9?transport=udp".into()],
+                username: Some("crew".into()),
+                credential: Some(watchpost_config::Secret::new("s3cret")),
+            },
+        ];
+    })
+    .await;
     let result = play_in_chromium(server.http, &["--restart-ice"]).await;
+    let servers = &result["iceServers"];
+    assert_eq!(servers[0]["urls"][0], "stun:127.0.0.1:9", "{result}");
+    assert_eq!(
+        servers[1]["urls"][0], "turn:127.0.0.1:9?transport=udp",
+        "{result}"
+    );
+    assert_eq!(servers[1]["username"], "crew", "{result}");
+    assert_eq!(servers[1]["credential"], "s3cret", "{result}");
     assert_eq!(result["iceRestarts"], 1, "{result}");
     let before = result["framesBeforeRestart"].as_u64().unwrap();
     assert!(

@@ -1,5 +1,7 @@
 // A minimal WHEP client (plain JS, no build step), shared by the pages of the web UI.
 //
+// - The STUN/TURN servers come from the server first: `OPTIONS` answers one `Link: <url>;
+//   rel="ice-server"` per configured URL (RFC 9725 §4.6), with TURN credentials.
 // - The offer is POSTed once ICE gathering completes (the server's answer carries all its
 //   candidates, UDP and ICE-TCP, so nothing needs to trickle either way).
 // - When the connection breaks (ICE `failed`, or `disconnected` for RESTART_AFTER_MS: a
@@ -24,6 +26,33 @@ function waitGathering(pc) {
     pc.addEventListener('icegatheringstatechange', done);
     setTimeout(resolve, 3000); // use what we have
   });
+}
+
+// RTCIceServer entries from `Link` headers (fetch joins several with ", ").
+export function iceServersFromLinks(header) {
+  if (!header) return [];
+  const servers = [];
+  for (const link of header.split(/,\s*(?=<)/)) {
+    const m = link.match(/^\s*<([^>]+)>(.*)$/);
+    if (!m) continue;
+    const params = {};
+    for (const p of m[2].matchAll(/;\s*([\w-]+)\s*=\s*"([^"]*)"/g)) params[p[1].toLowerCase()] = p[2];
+    if (params.rel !== 'ice-server') continue;
+    const server = { urls: m[1] };
+    if (params.username !== undefined) server.username = params.username;
+    if (params.credential !== undefined) server.credential = params.credential;
+    servers.push(server);
+  }
+  return servers;
+}
+
+async function iceServers(path) {
+  try {
+    const r = await fetch('/whep/' + path, { method: 'OPTIONS' });
+    return iceServersFromLinks(r.headers.get('Link'));
+  } catch (e) {
+    return [];
+  }
 }
 
 // The ICE part of an SDP as a trickle-ICE fragment (RFC 8840): credentials, then per
@@ -63,7 +92,7 @@ export function applyFragment(answer, fragment) {
 // `onState(text)` is told the connection state (and `restarting ICE`, `ended`). Throws with
 // the server's message when WHEP answers an error.
 export async function whepPlay(path, video, onState = () => {}) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: await iceServers(path) });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   const stream = new MediaStream();
