@@ -23,10 +23,14 @@ pub const DEMO: &[&str] = &[
 
 /// What the tests need beyond the demo's packages: FFmpeg's ffprobe/ffmpeg as RTSP
 /// clients, a PostgreSQL server for machines that do not run one, and the WHEP players —
-/// headless Chromium (driven by npm's playwright-core) and aiortc, which `cargo xtask test`
-/// installs from PyPI into a virtualenv (see players.rs).
+/// headless Chromium (driven by npm's playwright-core), aiortc, which `cargo xtask test`
+/// installs from PyPI into a virtualenv (see players.rs), and GStreamer's webrtcbin
+/// (`watchpost-whep-gst`, fixtures' `whep-player` feature): gst-plugins-bad's headers to
+/// build it, libnice's GStreamer plugin as its ICE agent.
 pub const TEST_ONLY: &[&str] = &[
     "ffmpeg",
+    "libgstreamer-plugins-bad1.0-dev",
+    "gstreamer1.0-nice",
     "postgresql",
     "iproute2",
     "chromium",

@@ -1,7 +1,8 @@
 //! End-to-end tests, one binary: the real binaries as an operator runs them (`demo`), and
 //! the media core against the simulated cameras (`hub`), and WHEP playback in
-//! independent WebRTC stacks (`whep`).
+//! independent WebRTC stacks (`whep`; GStreamer's webrtcbin, H.265 included: `whep_gst`).
 
 mod demo;
 mod hub;
 mod whep;
+mod whep_gst;

@@ -1,0 +1,132 @@
+//! WHEP playback in GStreamer's `webrtcbin` (`watchpost-whep-gst`): a WebRTC stack
+//! independent of str0m and of the other players (libnice ICE, OpenSSL DTLS, libsrtp,
+//! FFmpeg's decoders), and the one that decodes H.265. The simulated camera → hub →
+//! WebRTC (str0m) → webrtcbin: H.264 with PCMA audio, and H.265 passed through as the
+//! camera sends it. Every assertion is about frames the player decoded (and, for H.265,
+//! the session's track as the stats API reports it). Loopback only; every port ephemeral.
+
+use std::time::{Duration, Instant};
+
+use watchpost_fixtures::sim::{VideoCodec, test_camera};
+use watchpost_tests::binary;
+
+use super::whep::{get_json, start_camera, wait_no_sessions};
+
+/// `watchpost-whep-gst` playing `url`; killed if the test gives up on it.
+fn spawn_player(url: &str, video: &str, audio: &str, seconds: u32) -> tokio::process::Child {
+    tokio::process::Command::new(binary("watchpost-whep-gst"))
+        .args(["--url", url, "--video", video, "--audio", audio])
+        .args([
+            "--seconds",
+            &seconds.to_string(),
+            "--timeout",
+            "60",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("watchpost-whep-gst starts")
+}
+
+/// Waits for the player and returns its JSON line; panics with its output if it failed.
+async fn player_result(player: tokio::process::Child, started: Instant) -> serde_json::Value {
+    // The player's own limit is 60 s without a frame; this one catches a hang anyway.
+    let out = tokio::time::timeout(Duration::from_secs(90), player.wait_with_output())
+        .await
+        .expect("the webrtcbin player exits within 90 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "webrtcbin did not play ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    eprintln!("webrtcbin: {} in {:?}", stdout.trim(), started.elapsed());
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gst_webrtcbin_plays_h264() {
+    let camera = test_camera("cam");
+    let spec = camera.main.clone();
+    let server = start_camera("whep-gst-h264", camera, |_| {}).await;
+    let url = format!("http://{}/whep/cam/main", server.http);
+    let started = Instant::now();
+    let result = player_result(spawn_player(&url, "h264", "pcma", 3), started).await;
+    assert!(result["video_frames"].as_u64().unwrap() > 25, "{result}");
+    assert_eq!(result["video_codec"], "H264", "{result}");
+    assert_eq!(result["width"], spec.width, "{result}");
+    assert_eq!(result["height"], spec.height, "{result}");
+    assert!(result["audio_buffers"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["audio_codec"], "PCMA", "{result}");
+    assert_eq!(result["delete_status"], 204, "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// H.265 passthrough: the camera's H.265 reaches a viewer that offers H.265 only, and
+/// FFmpeg's HEVC decoder turns it into pictures of the camera's size. The session's video
+/// track says H265 in the stats API; the camera's PCMA, which the offer lacks, is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gst_webrtcbin_plays_h265_passthrough() {
+    let mut camera = test_camera("cam");
+    camera.main.codec = VideoCodec::H265;
+    let spec = camera.main.clone();
+    let server = start_camera("whep-gst-h265", camera, |_| {}).await;
+    let addr = server.http;
+    let url = format!("http://{addr}/whep/cam/main");
+    let started = Instant::now();
+    let mut player = spawn_player(&url, "h265", "none", 4);
+
+    // While it plays: the session is connected and its one track goes out as H265.
+    let session = loop {
+        let path = get_json(addr, "/api/v1/paths/cam/main").await;
+        let playing = path["sessions"].as_array().and_then(|sessions| {
+            sessions
+                .iter()
+                .find(|s| {
+                    s["state"] == "connected"
+                        && s["stats"]["video_frames"].as_u64().is_some_and(|n| n > 0)
+                        && s["stats"]["tracks"]
+                            .as_array()
+                            .is_some_and(|t| !t.is_empty())
+                })
+                .cloned()
+        });
+        if let Some(session) = playing {
+            break session;
+        }
+        if player.try_wait().unwrap().is_some() {
+            // Ended before its session was seen playing: its output says why.
+            let result = player_result(player, started).await;
+            panic!("the player ended before its session was seen playing: {result}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no connected session with tracks: {path:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let tracks = session["stats"]["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 1, "video only: {session:#}");
+    assert_eq!(tracks[0]["kind"], "video", "{session:#}");
+    assert_eq!(tracks[0]["codec"], "H265", "{session:#}");
+
+    let result = player_result(player, started).await;
+    assert!(result["video_frames"].as_u64().unwrap() > 25, "{result}");
+    assert_eq!(result["video_codec"], "H265", "{result}");
+    assert_eq!(result["width"], spec.width, "{result}");
+    assert_eq!(result["height"], spec.height, "{result}");
+    assert_eq!(result["audio_buffers"], 0, "{result}");
+    let answer = result["answer_codecs"].to_string();
+    assert!(
+        answer.contains("H265/90000") && !answer.contains("H264"),
+        "{result}"
+    );
+    assert_eq!(result["delete_status"], 204, "{result}");
+    wait_no_sessions(addr).await;
+    server.stop().await;
+}
