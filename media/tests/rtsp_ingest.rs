@@ -1,7 +1,8 @@
 //! The RTSP source against the real camera simulator (GStreamer's RTSP server on
 //! 127.0.0.1) and small fake cameras: codecs and their parameters (Opus included), frame
 //! format, key-frame cadence, timestamps, UDP transport, digest authentication, outages,
-//! and hanging up when dropped.
+//! and hanging up when dropped; and, through the stream hub, H.264 B-frames detected in
+//! what a camera really sends.
 //!
 //! Streams are small (320×240 @ 15 fps) and every wait is generous (tens of seconds), so
 //! the tests hold on a loaded two-core machine; they normally take a few seconds each.
@@ -13,6 +14,8 @@ use watchpost_config::{CameraPolicy, RtspTransport, Secret, SecretUrl};
 use watchpost_fixtures::sim::{
     AudioCodec, CameraSpec, Credentials, Profile, Simulator, StreamSpec, VideoCodec, test_camera,
 };
+use watchpost_media::codec::h264;
+use watchpost_media::hub::{Hub, HubConfig, PathName, PathSpec, PathStats, ReaderEvent};
 use watchpost_media::ingest::rtsp::RESPONSE_TIMEOUT;
 use watchpost_media::ingest::{
     RtspSource, RtspSourceSpec, Source, SourceError, SourceErrorKind, SourceWarning,
@@ -928,4 +931,85 @@ async fn the_simulator_counts_its_clients() {
     sim.stop_camera("count").unwrap();
     assert!(eventually(Duration::from_secs(15), || sim.client_count("count") == 0).await);
     let _ = tokio::time::timeout(Duration::from_secs(30), run).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// B-frames, seen by the hub in what the camera sends
+// ---------------------------------------------------------------------------------------
+
+/// Reads `path` through the hub until `pictures` video frames arrived; returns how many of
+/// them were B pictures and the path's stats at that point.
+async fn b_pictures_through_the_hub(
+    hub: &watchpost_media::hub::HubHandle,
+    path: &str,
+    pictures: usize,
+) -> (usize, usize, PathStats) {
+    let mut reader = hub.add_reader_ready(path).await.expect("path ready");
+    let (mut seen, mut b) = (0, 0);
+    let deadline = tokio::time::Instant::now() + MEDIA_DEADLINE;
+    while seen < pictures {
+        match tokio::time::timeout_at(deadline, reader.next()).await {
+            Ok(Some(ReaderEvent::Frame(frame))) if frame.track == 0 => {
+                seen += 1;
+                b += usize::from(h264::is_b_picture(&frame.data));
+            }
+            Ok(Some(ReaderEvent::Frame(_) | ReaderEvent::Tracks(_))) => {}
+            Ok(other) => panic!("{path}: unexpected {other:?}"),
+            Err(_) => panic!("{path}: only {seen} pictures within {MEDIA_DEADLINE:?}"),
+        }
+    }
+    let stats = hub.path(path).await.unwrap();
+    (seen, b, stats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_counts_the_b_frames_a_camera_really_sends() {
+    let started = Instant::now();
+    let mut with_b = test_camera("with-b");
+    with_b.b_frames = 2;
+    let sim = Simulator::start(vec![test_camera("without-b"), with_b]).expect("simulator");
+    let paths: Vec<PathSpec> = ["without-b", "with-b"]
+        .into_iter()
+        .map(|camera| PathSpec {
+            name: PathName::new(format!("{camera}/main")).unwrap(),
+            source: Arc::new(rtsp(
+                sim.url(camera, Profile::Main).unwrap(),
+                RtspTransport::Tcp,
+            )),
+            always_on: false,
+        })
+        .collect();
+    let hub = Hub::spawn(HubConfig::default(), paths).unwrap();
+
+    // Two GOPs (15 pictures each at 15 fps) of each camera, read at the same time.
+    let (plain, b_frames) = tokio::join!(
+        b_pictures_through_the_hub(&hub, "without-b/main", 30),
+        b_pictures_through_the_hub(&hub, "with-b/main", 30),
+    );
+    eprintln!(
+        "B pictures: without-b {} of {} (path {}), with-b {} of {} (path {}), in {:?}",
+        plain.1,
+        plain.0,
+        plain.2.b_frames,
+        b_frames.1,
+        b_frames.0,
+        b_frames.2.b_frames,
+        started.elapsed()
+    );
+
+    let (_, seen_b, stats) = plain;
+    assert_eq!(seen_b, 0);
+    assert_eq!(stats.b_frames, 0, "{stats:?}");
+    assert_eq!(stats.tracks[0].may_have_b_frames, Some(false), "{stats:?}");
+
+    let (pictures, seen_b, stats) = b_frames;
+    // Fixed placement, two B-frames after every P (I P B B P B B … in decoding order):
+    // about two thirds of the pictures, never fewer than half.
+    assert!(2 * seen_b >= pictures, "{seen_b} B pictures of {pictures}");
+    // Every picture a reader got passed the path's counter once (the reader's first
+    // pictures come from the cached GOP, counted when they arrived).
+    assert!(stats.b_frames >= seen_b as u64, "{stats:?}");
+    assert_eq!(stats.tracks[0].may_have_b_frames, Some(true), "{stats:?}");
+    assert_eq!(stats.tracks[0].codec, "h264");
+    hub.shutdown().await;
 }

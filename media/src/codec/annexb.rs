@@ -14,7 +14,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 /// Position of the next `00 00 01` at or after `from`.
-fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
+pub(super) fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(window) = data.get(i..i + 3) {
         if window[2] > 1 {

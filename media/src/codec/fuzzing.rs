@@ -10,8 +10,9 @@ use super::bits::{BitReader, rbsp_from_ebsp};
 use super::{annexb, h264, h265};
 
 /// Splits `data` into Annex B NAL units and parses every unit as an H.264 SPS, an H.265
-/// SPS, NAL headers and a slice header; then `data` as one bare NAL unit; then as a raw
-/// Exp-Golomb stream. Panics if an invariant of the parsers does not hold.
+/// SPS, NAL headers and a slice header; then `data` as one bare NAL unit; then `data` as an
+/// H.264 access unit (slice types, the fast first-slice path checked against them); then
+/// as a raw Exp-Golomb stream. Panics if an invariant of the parsers does not hold.
 pub fn annexb_h264_sps(data: &[u8]) {
     let bytes = Bytes::copy_from_slice(data);
     let shared: Vec<Bytes> = annexb::nal_units_bytes(&bytes).collect();
@@ -33,6 +34,17 @@ pub fn annexb_h264_sps(data: &[u8]) {
     }
     assert_eq!(count, shared.len());
     parse_all(data);
+
+    // The per-frame B-picture check must agree with the full walk over the slices.
+    let slices = h264::slice_types(data).count();
+    assert!(slices <= count, "more slices than NAL units");
+    let first = h264::first_slice_type(data);
+    assert_eq!(
+        first,
+        h264::slice_types(data).next().and_then(Result::ok),
+        "first_slice_type disagrees with slice_types"
+    );
+    assert_eq!(h264::is_b_picture(data), first == Some(h264::SliceType::B));
 
     let rbsp = rbsp_from_ebsp(data);
     assert!(rbsp.len() <= data.len());

@@ -594,8 +594,41 @@ pub enum SliceType {
     Si,
 }
 
-/// The slice type of a coded slice NAL unit (types 1 and 5; header byte included), read from
-/// the start of its slice header. A B slice in the stream is proof of B-frames.
+impl SliceType {
+    /// Short name for logs: `"P"`, `"B"`, `"I"`, `"SP"`, `"SI"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SliceType::P => "P",
+            SliceType::B => "B",
+            SliceType::I => "I",
+            SliceType::Sp => "SP",
+            SliceType::Si => "SI",
+        }
+    }
+}
+
+/// Bytes of a coded slice NAL unit (header byte included) that [`slice_type`] reads at most.
+///
+/// `first_mb_in_slice` and `slice_type` are two `ue(v)` codes: at most 63 bits for the
+/// first (a longer code is out of range for [`BitReader::ue`]) and 7 for the second (at most
+/// 9), 9 bytes of RBSP. Emulation prevention adds at most one byte per two, so the 15 bytes
+/// after the header byte always hold both fields of a header this parser accepts.
+const SLICE_HEAD_BYTES: usize = 16;
+
+/// The slice type of one coded slice NAL unit (types 1 and 5; header byte first, no start
+/// code), read from the first two fields of its slice header (§ 7.3.3): `first_mb_in_slice`
+/// and `slice_type`, which must be at most 9.
+///
+/// Reads at most the first 16 bytes of `nal` and removes emulation prevention bytes from
+/// those only, so the cost does not depend on the size of the slice. Never panics.
+///
+/// Errors: [`CodecError::WrongNalType`] for any other NAL unit type (slice data partitions,
+/// types 2–4, are not coded slices in this sense: Baseline, Main and High streams never
+/// contain them), [`CodecError::Truncated`] when `nal` ends inside a field,
+/// [`CodecError::OutOfRange`] for a `slice_type` above 9 or an absurd `first_mb_in_slice`.
+///
+/// For an Annex B access unit (a [`Frame::data`](crate::Frame::data)) use
+/// [`first_slice_type`] or [`slice_types`].
 pub fn slice_type(nal: &[u8]) -> Result<SliceType, CodecError> {
     let header = NalHeader::parse(nal).ok_or(CodecError::Truncated {
         what: SLICE,
@@ -608,7 +641,7 @@ pub fn slice_type(nal: &[u8]) -> Result<SliceType, CodecError> {
         });
     }
     // The two fields needed fit in the first few bytes; avoid copying a whole slice.
-    let head = &nal[1..nal.len().min(16)];
+    let head = &nal[1..nal.len().min(SLICE_HEAD_BYTES)];
     let rbsp = rbsp_from_ebsp(head);
     let mut r = BitReader::new(&rbsp, SLICE);
     r.ue("first_mb_in_slice")?;
@@ -621,8 +654,143 @@ pub fn slice_type(nal: &[u8]) -> Result<SliceType, CodecError> {
     })
 }
 
+/// Iterator over the slice types of the coded slices of an Annex B access unit; see
+/// [`slice_types`].
+#[derive(Debug, Clone)]
+pub struct SliceTypes<'a> {
+    nals: annexb::NalUnits<'a>,
+}
+
+impl Iterator for SliceTypes<'_> {
+    type Item = Result<SliceType, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.nals
+            .by_ref()
+            .find(|nal| matches!(nal_type(nal), Some(NalType::SLICE | NalType::IDR)))
+            .map(slice_type)
+    }
+}
+
+/// The slice type of every coded slice NAL unit (types 1 and 5) of an Annex B access unit,
+/// in stream order; other NAL units (parameter sets, SEI, delimiters) are skipped. Each
+/// item is [`slice_type`]'s result for that NAL unit, so an unreadable slice header is an
+/// `Err` item and iteration goes on.
+///
+/// This walks the whole access unit to find the NAL unit boundaries; to classify a picture
+/// per frame on the media path use [`first_slice_type`], which stops at the first slice.
+pub fn slice_types(access_unit: &[u8]) -> SliceTypes<'_> {
+    SliceTypes {
+        nals: annexb::nal_units(access_unit),
+    }
+}
+
+/// The slice type of the first coded slice NAL unit (type 1 or 5) of an Annex B access unit
+/// (a [`Frame::data`](crate::Frame::data)): the kind of picture the access unit holds.
+///
+/// `None` when the access unit has no coded slice (or no start code at all: a bare NAL
+/// unit is not an access unit, use [`slice_type`] for one) or when that slice's header does
+/// not parse.
+///
+/// Cheap enough for every frame of every path: it reads the NAL unit headers up to the
+/// first slice (the parameter sets, SEI and delimiters in front of it) and at most 16
+/// bytes of that slice; it never looks at the slice data and does not allocate unless the
+/// first bytes contain an emulation prevention byte. Gives the same answer as the first
+/// item of [`slice_types`] (the fuzz target checks this).
+///
+/// The standard allows slices of different types in one picture, so strictly only
+/// [`slice_types`] sees every B slice; encoders (x264, FFmpeg, the hardware encoders of IP
+/// cameras) give all slices of a picture one type, and this function trusts that.
+pub fn first_slice_type(access_unit: &[u8]) -> Option<SliceType> {
+    let mut start = annexb::find_start_code(access_unit, 0)? + 3;
+    loop {
+        let header = *access_unit.get(start)?;
+        if matches!(NalType(header & 0x1f), NalType::SLICE | NalType::IDR) {
+            let head = slice_head(access_unit, start);
+            return slice_type(&access_unit[start..head]).ok();
+        }
+        start = annexb::find_start_code(access_unit, start)? + 3;
+    }
+}
+
+/// The end of the first [`SLICE_HEAD_BYTES`] bytes of the NAL unit at `start` in an Annex B
+/// buffer, or of the whole unit if it is shorter, by the rules of [`annexb`]: the unit ends
+/// at the next start code, and zero bytes before that start code (or before the end of
+/// the buffer) belong to no unit. Looks at the first bytes only, plus — when they end in
+/// zero bytes — the rest of that run of zeros, to tell whether they end the unit.
+fn slice_head(data: &[u8], start: usize) -> usize {
+    let limit = data.len().min(start + SLICE_HEAD_BYTES);
+    // A start code beginning before `limit` lies wholly within two bytes after it.
+    let window = &data[..data.len().min(limit + 2)];
+    let mut end = annexb::find_start_code(window, start).unwrap_or(limit);
+    // The zero bytes the head ends with, from `zeros` to `end`.
+    let mut zeros = end;
+    while zeros > start && data[zeros - 1] == 0 {
+        zeros -= 1;
+    }
+    if zeros < end {
+        let ends_unit = if end < limit {
+            true // a start code follows
+        } else {
+            // The run of zeros continues past the head: it ends the unit if it reaches
+            // the end of the buffer or (two zeros or more) a start code.
+            let after = data[end..]
+                .iter()
+                .position(|&b| b != 0)
+                .map_or(data.len(), |p| end + p);
+            after == data.len() || (data[after] == 1 && after - zeros >= 2)
+        };
+        if ends_unit {
+            end = zeros;
+        }
+    }
+    end
+}
+
+/// Whether the Annex B access unit holds a B picture: its first coded slice is a B slice
+/// ([`first_slice_type`]). Browsers' WebRTC H.264 decoders show such pictures out of order
+/// (WebRTC does not reorder), so a stream for which this is ever `true` needs a camera
+/// encoder profile without B-frames. As cheap as [`first_slice_type`].
+pub fn is_b_picture(access_unit: &[u8]) -> bool {
+    first_slice_type(access_unit) == Some(SliceType::B)
+}
+
+/// Real encoder output, for the tests of this module and of the hub.
+#[cfg(test)]
+pub(crate) mod test_streams {
+    /// Real x264 output with B-frames, made with FFmpeg 5.1 (libx264 core 164):
+    ///
+    /// ```sh
+    /// ffmpeg -f lavfi -i testsrc=size=32x32:rate=10 -frames:v 4 -pix_fmt yuv420p \
+    ///   -c:v libx264 -bf 2 -g 10 -crf 45 -x264-params b-adapt=0:b-pyramid=none \
+    ///   -bsf:v filter_units=remove_types=6 -f h264 b-frames.h264
+    /// ```
+    ///
+    /// (the bitstream filter drops x264's 680-byte version SEI). High profile, 32×32, one
+    /// slice per picture, in decoding order: IDR (I), P, B, B — ffprobe shows them as
+    /// I B B P in display order and says has_b_frames=1. One access unit per constant.
+    pub(crate) const B_STREAM_IDR: &str = "000000016764000aacd1096c0440000003004000000503c4894480\
+        0000000168ebe04d2c8b00000165888400af78f0882718eaa213e4cd8cd64177ace416957e37e15a88ff\
+        d5e7e2d6a0ee7fff7dd7e7669aba7853cddb14a4bc15f0f0eecf1d7e4c40fbf6db78d85dd67aab193ffd\
+        2ffc89682eaf3d4b8e10d4e9b5fe0a0e3d7ada7b6e4ad399143ff83cdc20fd2e0ca7f3218700366275ed\
+        17b840a7c6baf7d1eda238d9b6c0662fe1";
+    pub(crate) const B_STREAM_P: &str = "00000001419a26d88cffcb80";
+    pub(crate) const B_STREAM_B1: &str = "00000001019e42f233ffe481";
+    pub(crate) const B_STREAM_B2: &str = "00000001019e44f233ffe480";
+
+    /// Bytes from hex, ignoring whitespace.
+    pub(crate) fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_streams::{B_STREAM_B1, B_STREAM_B2, B_STREAM_IDR, B_STREAM_P, unhex};
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -915,5 +1083,207 @@ mod tests {
         let au = [0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x65, 0x88];
         assert!(contains_idr(&au));
         assert!(!contains_idr(&au[..9]));
+    }
+
+    /// The same source and settings with `:slices=2:aud=1` added to `-x264-params`: every
+    /// picture is two slices (one macroblock row each, `first_mb_in_slice` 0 and 2) behind
+    /// an access unit delimiter, as multi-slice camera encoders send them.
+    const TWO_SLICES: [&str; 4] = [
+        "0000000109100000000167640\
+         00aacd1096c0440000003004000000503c48944800000000168ebe04d2c8b00000165888400af78f08827\
+         18eaa213e4cd8cd64177ace416957e37e15a88ffd5e7e2d6a0ee7fff7dd7e7669aba7853cddb14a4bc15\
+         f0f0eecf1d7e4c40fbf6db78d85dd67aab193ffd2ffc89682eaf3d4b8e10d4e9b825000001656221002b\
+         ff7a40dd4ed7aa4ce3950173b39385c237fdfe411a7c0d9a8fda8f53cc96e4c39fe1df24daa8c8c92fdd\
+         2935b85c9c1b41454d5572f1c58eb9c5905090fbf37ffc8f1a1bab81",
+        "000000010930000001419a26d88cffe380000001416689b6233fed856103c0",
+        "000000010950000001019e42f233fff181000001016790bc8cfff181",
+        "000000010950000001019e44f233fff1800000010167913c8cfff180",
+    ];
+
+    /// `first_slice_type` must agree with the first item of `slice_types` (the reference).
+    fn check_first_slice_type(au: &[u8]) -> Option<SliceType> {
+        let fast = first_slice_type(au);
+        let reference = slice_types(au).next().and_then(Result::ok);
+        assert_eq!(fast, reference, "input {au:02x?}");
+        assert_eq!(is_b_picture(au), fast == Some(SliceType::B));
+        fast
+    }
+
+    #[test]
+    fn x264_i_p_and_b_pictures() {
+        let units: Vec<Vec<u8>> = [B_STREAM_IDR, B_STREAM_P, B_STREAM_B1, B_STREAM_B2]
+            .iter()
+            .map(|s| unhex(s))
+            .collect();
+        let types: Vec<Option<SliceType>> =
+            units.iter().map(|au| check_first_slice_type(au)).collect();
+        use SliceType::{B, I, P};
+        assert_eq!(types, [Some(I), Some(P), Some(B), Some(B)]);
+        let b: Vec<bool> = units.iter().map(|au| is_b_picture(au)).collect();
+        assert_eq!(b, [false, false, true, true]);
+        for au in &units {
+            assert_eq!(slice_types(au).count(), 1, "one slice per picture");
+        }
+        // The SPS of a stream with B-frames says so too (High, POC type 0, reordering).
+        let sps_nal = annexb::nal_units(&units[0]).next().unwrap();
+        let sps = Sps::parse(sps_nal).unwrap();
+        assert_eq!(sps.profile_name(), "High");
+        assert_eq!((sps.width, sps.height), (32, 32));
+        assert_eq!(sps.pic_order_cnt_type, 0);
+        assert!(sps.may_have_b_frames());
+        // The stream as one buffer: slices in decoding order.
+        let whole: Vec<u8> = units.concat();
+        let all: Vec<SliceType> = slice_types(&whole).map(Result::unwrap).collect();
+        assert_eq!(all, [I, P, B, B]);
+        assert_eq!(first_slice_type(&whole), Some(I));
+        assert_eq!(B.name(), "B");
+    }
+
+    #[test]
+    fn multi_slice_pictures_behind_delimiters() {
+        use SliceType::{B, I, P};
+        let expected = [I, P, B, B];
+        for (text, want) in TWO_SLICES.iter().zip(expected) {
+            let au = unhex(text);
+            let all: Vec<SliceType> = slice_types(&au).map(Result::unwrap).collect();
+            assert_eq!(all, [want, want], "both slices of the picture");
+            assert_eq!(check_first_slice_type(&au), Some(want));
+        }
+    }
+
+    #[test]
+    fn truncated_and_cut_access_units_agree_with_the_reference() {
+        let mut inputs: Vec<Vec<u8>> = [B_STREAM_IDR, B_STREAM_P, B_STREAM_B1]
+            .iter()
+            .chain(&TWO_SLICES)
+            .map(|s| unhex(s))
+            .collect();
+        // A slice NAL unit with only its header before the next start code; trailing zero
+        // bytes; three-byte start codes; empty NAL units; a slice right at the end.
+        inputs.extend([
+            vec![0, 0, 1, 0x01, 0, 0, 1, 0x65, 0x88, 0x80],
+            vec![0, 0, 1, 0x01, 0x9e, 0, 0, 0, 0, 1, 0x65, 0x88],
+            vec![0, 0, 1, 0x01, 0x88, 0, 0],
+            vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0x41, 0x9a],
+            vec![0, 0, 1, 0x09, 0x10, 0, 0, 1, 0x41],
+            vec![0xff, 0, 0, 1, 0x41, 0xC0],
+        ]);
+        for input in &inputs {
+            for len in 0..=input.len() {
+                check_first_slice_type(&input[..len]);
+            }
+        }
+        // A header whose `slice_type` code needs two more bits (`001` at the end of 0x29:
+        // first_mb_in_slice = 4, then slice_type 3 if two zero bits followed), then a run
+        // of zero bytes longer than the head: before a start code (or the end) they belong
+        // to no NAL unit, so the header is cut short; before other data they are payload.
+        let mut cut = vec![0, 0, 1, 0x01, 0x29];
+        cut.extend([0; 20]);
+        assert_eq!(check_first_slice_type(&cut), None, "zeros at the end");
+        cut.extend([0, 0, 1, 0x41, 0x9a]);
+        assert_eq!(
+            check_first_slice_type(&cut),
+            None,
+            "zeros before a start code"
+        );
+        let mut payload = vec![0, 0, 1, 0x01, 0x29];
+        payload.extend([0; 20]);
+        payload.push(0x05);
+        assert_eq!(check_first_slice_type(&payload), Some(SliceType::Sp));
+        let mut long_run = vec![0, 0, 1, 0x01, 0x29];
+        long_run.extend([0; 15]);
+        long_run.extend([0, 1, 0x41]); // 16 zeros, then `01`: a start code
+        assert_eq!(check_first_slice_type(&long_run), None);
+        assert_eq!(first_slice_type(&inputs[inputs.len() - 6]), None);
+        assert_eq!(
+            first_slice_type(&inputs[inputs.len() - 5]),
+            Some(SliceType::B)
+        );
+        assert_eq!(
+            first_slice_type(&inputs[inputs.len() - 4]),
+            Some(SliceType::I),
+            "zero bytes at the end"
+        );
+        assert_eq!(
+            first_slice_type(&inputs[inputs.len() - 3]),
+            Some(SliceType::P)
+        );
+        assert_eq!(
+            first_slice_type(&inputs[inputs.len() - 1]),
+            Some(SliceType::P)
+        );
+    }
+
+    #[test]
+    fn slice_header_with_emulation_prevention() {
+        // first_mb_in_slice = 2^23 - 1 (23 leading zero bits: absurd for a picture, but
+        // valid syntax) puts `00 00 01` and `00 00 00` into the RBSP, so the NAL unit
+        // carries emulation prevention bytes inside the two fields.
+        let mut w = Writer::default();
+        w.ue((1 << 23) - 1).ue(6); // slice_type 6 = B (all slices of the picture)
+        let nal = w.nal(0x01);
+        assert!(nal.windows(3).any(|x| x == [0, 0, 3]), "{nal:02x?}");
+        assert_eq!(slice_type(&nal).unwrap(), SliceType::B);
+        let mut au = vec![0, 0, 0, 1];
+        au.extend(&nal);
+        au.extend([0x12; 40]); // slice data
+        assert_eq!(check_first_slice_type(&au), Some(SliceType::B));
+        // All slice types, and out-of-range ones.
+        for (value, want) in [
+            (0, SliceType::P),
+            (1, SliceType::B),
+            (2, SliceType::I),
+            (3, SliceType::Sp),
+            (4, SliceType::Si),
+            (5, SliceType::P),
+            (7, SliceType::I),
+            (9, SliceType::Si),
+        ] {
+            let mut w = Writer::default();
+            w.ue(99).ue(value);
+            assert_eq!(slice_type(&w.nal(0x41)), Ok(want), "slice_type {value}");
+        }
+        let mut w = Writer::default();
+        w.ue(0).ue(10);
+        assert!(matches!(
+            slice_type(&w.nal(0x41)),
+            Err(CodecError::OutOfRange {
+                field: "slice_type",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn garbage_is_no_slice_and_never_panics() {
+        for input in [
+            &[][..],
+            &[0x41, 0x9a],                   // a bare NAL unit: not an access unit
+            &[0, 0, 1],                      // a start code and nothing
+            &[0, 0, 0, 0, 0, 0],             // zeros only
+            &[0, 0, 1, 0x67, 0x64],          // parameter set only
+            &[0, 0, 1, 0x41, 0, 0, 0, 0, 0], // zero header
+            &[0, 0, 1, 0x62, 0xff],          // data partition (type 2): not read
+        ] {
+            assert_eq!(check_first_slice_type(input), None, "{input:02x?}");
+            assert!(!is_b_picture(input));
+        }
+        let mut noise = 0x2545_f491_u32;
+        let mut data = Vec::new();
+        for _ in 0..4096 {
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            // Bias towards zero bytes so start codes occur.
+            data.push(if noise.is_multiple_of(3) {
+                0
+            } else {
+                (noise >> 8) as u8
+            });
+        }
+        for window in data.chunks(37) {
+            check_first_slice_type(window);
+            let _ = slice_types(window).count();
+        }
     }
 }

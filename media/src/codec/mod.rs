@@ -21,8 +21,13 @@
 //! - **IDR / IRAP**: pictures a decoder can start from (H.264 IDR, H.265 intra random
 //!   access point).
 //! - **B-frames / reordering**: pictures transmitted before pictures they are displayed
-//!   after. Browsers' WebRTC H.264 decoders reject such streams; see
-//!   [`h264::Sps::may_have_b_frames`].
+//!   after. Browsers' WebRTC H.264 decoders show them out of order (WebRTC does not
+//!   reorder). [`h264::Sps::may_have_b_frames`] says whether the SPS allows them;
+//!   [`h264::is_b_picture`] says whether an access unit really is one (from its first
+//!   slice header, cheap enough for every frame).
+//! - **Slice header**: the start of every coded slice NAL unit; its second field,
+//!   `slice_type`, says whether the slice is I, P or B ([`h264::slice_type`],
+//!   [`h264::first_slice_type`], [`h264::slice_types`]).
 
 pub mod annexb;
 mod bits;

@@ -8,9 +8,13 @@
 //! - a **stream** that the source writes into: it keeps the tracks, the last GOP (so a
 //!   new reader starts at once from a key frame) and one bounded queue per reader. The
 //!   writer never waits: a reader whose queue is full loses its backlog, skips to the next
-//!   key frame and is told how many frames it missed;
+//!   key frame and is told how many frames it missed. Every frame passes the stream once,
+//!   whatever the number of readers; there it is counted, and H.264 pictures are checked
+//!   for B-frames ([`PathStats::b_frames`], one warning per path);
 //! - at most one **transcoder** (`transcode`, `gstreamer` feature): AAC → Opus for the
-//!   readers that asked for it ([`ReaderOptions::opus_audio`]), once per path.
+//!   readers that asked for it ([`ReaderOptions::opus_audio`]), once per path; rebuilt,
+//!   while those readers stay attached, when the AAC parameters change or its pipeline
+//!   fails (after a wait of 1 s, doubling up to 30 s while it keeps failing).
 
 mod backoff;
 mod path;

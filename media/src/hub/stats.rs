@@ -31,6 +31,13 @@ pub struct PathStats {
     /// Pictures per second of the video track over the last seconds (what an operator
     /// means by a camera's frame rate).
     pub video_fps_in: f64,
+    /// H.264 pictures of the video track that were B pictures (first slice a B slice, see
+    /// [`h264::is_b_picture`](crate::codec::h264::is_b_picture)), since the path was
+    /// created. Non-zero means the camera really sends B-frames, which browsers' WebRTC
+    /// decoders show out of order (WebRTC does not reorder): set the camera's encoder
+    /// profile to Baseline or disable B-frames. The first one on a path is logged as a
+    /// warning. (A track's `may_have_b_frames` is only what the SPS allows.)
+    pub b_frames: u64,
     /// Attached readers.
     pub readers: usize,
     /// Frames received since the path was created.
@@ -39,10 +46,19 @@ pub struct PathStats {
     pub bytes_in: u64,
     /// Frames dropped for readers that fell behind (all readers together).
     pub drops: u64,
-    /// AAC → Opus transcoders started for WebRTC readers (at most one at a time).
+    /// AAC → Opus transcoders started for WebRTC readers (at most one at a time): when
+    /// the first reader that wants Opus arrives, and on every new connection while such
+    /// readers are attached.
     pub transcoders_started: u64,
-    /// AAC frames the transcoder could not take in time (dropped, never waited for).
+    /// AAC frames the transcoder could not take in time (dropped, never waited for), or
+    /// threw away while it waited to restart after a failure.
     pub transcode_drops: u64,
+    /// Failures of the transcoder's GStreamer pipeline (each one logged with the path and
+    /// GStreamer's error).
+    pub transcode_errors: u64,
+    /// Transcoder pipelines rebuilt while its readers stayed attached: after a failure
+    /// (with a growing wait, 1 s to 30 s) or for new AAC parameters.
+    pub transcode_restarts: u64,
     /// Connection attempts after the first one of each start (after failures or losses).
     pub reconnects: u64,
     /// Problems the source survived (packet loss, skipped bad input).

@@ -10,8 +10,9 @@ use tokio::time::{Duration, Instant};
 use super::PathName;
 use super::reader::{ReaderEvent, ReaderSlot};
 use super::stats::{ErrorStats, PathStats, TrackStats};
-use super::transcode::{self, Transcoder};
-use crate::frame::{Frame, MediaKind, Track};
+use super::transcode::{self, OpusTimeline, OpusView, TranscodeEvent, Transcoder};
+use crate::codec::h264;
+use crate::frame::{CodecParams, Frame, MediaKind, Track};
 use crate::ingest::{FrameSink, SourceError, SourceWarning};
 
 /// Where a path is in its life.
@@ -74,29 +75,45 @@ struct Inner {
     closed: bool,
     counters: Counters,
     /// The AAC track and the tracks as Opus readers see them (`gstreamer` feature only).
-    opus_view: Option<(usize, Arc<[Track]>)>,
+    opus_view: Option<OpusView>,
     /// The path's one AAC → Opus transcoder, while an Opus reader is attached.
     transcoder: Option<Transcoder>,
     /// Increases with every transcoder start; late output of an old one is ignored.
     transcoder_generation: u64,
+    /// The Opus readers' timestamps on this connection, across transcoder restarts.
+    opus_timeline: OpusTimeline,
 }
 
 impl Inner {
     /// The tracks as `slot` sees them.
     fn tracks_for(&self, slot: &ReaderSlot) -> Option<Arc<[Track]>> {
         match &self.opus_view {
-            Some((_, view)) if slot.opus => Some(view.clone()),
+            Some(view) if slot.opus => Some(view.tracks.clone()),
             _ => self.tracks.clone(),
         }
     }
 
+    /// Whether the lead video track is H.264 (as far as its parameters are known).
+    fn lead_video_is_h264(&self) -> bool {
+        let Some(lead) = self.lead_video else {
+            return false;
+        };
+        self.tracks
+            .as_ref()
+            .and_then(|tracks| tracks.get(lead))
+            .and_then(|track| track.params.as_deref())
+            .is_some_and(|params| matches!(params, CodecParams::H264 { .. }))
+    }
+
     /// `frame` is AAC that `slot` receives as Opus from the transcoder instead.
     fn transcoded_for(&self, slot: &ReaderSlot, track: usize) -> bool {
-        slot.opus
-            && self
-                .opus_view
-                .as_ref()
-                .is_some_and(|(aac, _)| *aac == track)
+        slot.opus && self.opus_view.as_ref().is_some_and(|v| v.aac == track)
+    }
+
+    /// The parameters of the AAC track the transcoder reads, while there is one.
+    fn transcoded_params(&self, track: usize) -> Option<&Arc<CodecParams>> {
+        self.opus_view.as_ref().filter(|v| v.aac == track)?;
+        self.tracks.as_ref()?.get(track)?.params.as_ref()
     }
 }
 
@@ -124,6 +141,8 @@ struct Counters {
     drops: u64,
     transcoders_started: u64,
     transcode_drops: u64,
+    transcode_errors: u64,
+    transcode_restarts: u64,
     reconnects: u64,
     warnings: u64,
     errors: BTreeMap<&'static str, u64>,
@@ -132,6 +151,8 @@ struct Counters {
     ready_since: Option<Instant>,
     /// Pictures of the lead video track received.
     video_frames_in: u64,
+    /// H.264 pictures of the lead video track that are B pictures.
+    b_frames: u64,
     rate_samples: VecDeque<RateSample>,
 }
 
@@ -242,6 +263,7 @@ impl StreamShared {
         inner.tracks = None;
         inner.opus_view = None;
         self.sync_transcoder(&mut inner);
+        inner.opus_timeline = OpusTimeline::default();
         inner.gop = Gop::default();
         inner.counters.ready_since = None;
         inner.counters.rate_samples.clear();
@@ -261,56 +283,117 @@ impl StreamShared {
     /// track, and drops it when there is none (or no AAC track) any more.
     fn sync_transcoder(&self, inner: &mut Inner) {
         let wanted = match &inner.opus_view {
-            Some((aac, _)) if inner.readers.iter().any(|s| s.opus) => Some(*aac),
+            Some(view) if inner.readers.iter().any(|s| s.opus) => Some((view.aac, view.channels)),
             _ => None,
         };
         match (wanted, inner.transcoder.is_some()) {
-            (Some(aac), false) => {
+            (Some((aac, channels)), false) => {
                 let Some(track) = inner.tracks.as_ref().and_then(|t| t.get(aac)).cloned() else {
                     return;
                 };
                 inner.transcoder_generation += 1;
                 let generation = inner.transcoder_generation;
                 let this = self.this.clone();
-                let on_output = move |pts: i64, data: bytes::Bytes| {
+                let on_event = move |event| {
                     if let Some(stream) = this.upgrade() {
-                        stream.transcoded(generation, aac, pts, data);
+                        stream.transcoder_event(generation, aac, event);
                     }
                 };
-                inner.transcoder = Transcoder::start(&track, on_output);
+                inner.transcoder = Transcoder::start(&track, channels, on_event);
                 if inner.transcoder.is_some() {
                     inner.counters.transcoders_started += 1;
-                    tracing::info!(track = aac, "AAC → Opus transcoder started");
+                    tracing::info!(path = %self.name, track = aac, "AAC → Opus transcoder started");
                 }
             }
             (None, true) => {
                 inner.transcoder = None;
-                tracing::info!("AAC → Opus transcoder stopped");
+                tracing::info!(path = %self.name, "AAC → Opus transcoder stopped");
             }
             _ => {}
         }
     }
 
-    /// An Opus packet from the transcoder: to the Opus readers, never waiting.
-    fn transcoded(&self, generation: u64, track: usize, pts: i64, data: bytes::Bytes) {
+    /// Rebuilds the Opus readers' view of the tracks after new codec parameters. The view
+    /// keeps its Opus channel count, so the Opus readers notice nothing (the transcoder
+    /// picks up new AAC parameters from the frames it is offered); only when the AAC track
+    /// appears or goes (its parameters became known, or it changed codec) are they sent
+    /// the new tracks and the transcoder started or stopped.
+    fn refresh_opus_view(&self, inner: &mut Inner) {
+        let Some(tracks) = inner.tracks.clone() else {
+            return;
+        };
+        let old = inner.opus_view.take();
+        let mut view = transcode::opus_view(&tracks, old.as_ref().map(|v| v.channels));
+        let old_aac = old.as_ref().map(|v| v.aac);
+        if view.as_ref().map(|v| v.aac) != old_aac {
+            view = transcode::opus_view(&tracks, None);
+            inner.opus_view = view;
+            inner.transcoder = None;
+            for slot in inner.readers.iter().filter(|s| s.opus) {
+                if let Some(tracks) = inner.tracks_for(slot) {
+                    slot.push_event(ReaderEvent::Tracks(tracks));
+                }
+            }
+            self.sync_transcoder(inner);
+        } else {
+            inner.opus_view = view;
+        }
+    }
+
+    /// What the transcoder of `generation` (reading track `track`) reports; a transcoder
+    /// that was replaced or stopped is not listened to any more.
+    fn transcoder_event(&self, generation: u64, track: usize, event: TranscodeEvent) {
         let mut inner = self.lock();
         if inner.transcoder.is_none() || inner.transcoder_generation != generation {
             return;
         }
-        let frame = Frame {
-            track,
-            pts,
-            key: true,
-            data,
-            new_params: None,
-            received: Instant::now(),
-        };
-        let starts_gop = inner.lead_video.is_none();
-        let mut dropped = 0;
-        for slot in inner.readers.iter().filter(|s| s.opus) {
-            dropped += slot.push_frame(&frame, starts_gop);
+        match event {
+            TranscodeEvent::Packet { pts, data } => {
+                let frame = Frame {
+                    track,
+                    pts: inner.opus_timeline.place(pts),
+                    key: true,
+                    data,
+                    new_params: None,
+                    received: Instant::now(),
+                };
+                // Never waits: an Opus reader that is behind drops, as for any frame.
+                let starts_gop = inner.lead_video.is_none();
+                let mut dropped = 0;
+                for slot in inner.readers.iter().filter(|s| s.opus) {
+                    dropped += slot.push_frame(&frame, starts_gop);
+                }
+                inner.counters.drops += dropped;
+            }
+            TranscodeEvent::Failed { error, retry_in } => {
+                inner.counters.transcode_errors += 1;
+                drop(inner);
+                match retry_in {
+                    Some(delay) => tracing::warn!(
+                        path = %self.name,
+                        ?delay,
+                        "AAC → Opus transcoder of {} failed: {error}; rebuilding it in {delay:?}",
+                        self.name
+                    ),
+                    None => tracing::warn!(
+                        path = %self.name,
+                        "AAC → Opus transcoder of {} failed for good: {error}; \
+                         its WebRTC viewers get no audio",
+                        self.name
+                    ),
+                }
+            }
+            TranscodeEvent::Restarting { cause } => {
+                inner.counters.transcode_restarts += 1;
+                drop(inner);
+                tracing::info!(
+                    path = %self.name,
+                    "AAC → Opus transcoder restarting {}",
+                    cause.as_str()
+                );
+            }
+            TranscodeEvent::Discarded { frames } => inner.counters.transcode_drops += frames,
         }
-        inner.counters.drops += dropped;
     }
 
     pub(crate) fn stats(&self) -> PathStats {
@@ -353,12 +436,15 @@ impl StreamShared {
             bitrate_in_bps,
             fps_in: (fps_in * 10.0).round() / 10.0,
             video_fps_in: (video_fps_in * 10.0).round() / 10.0,
+            b_frames: c.b_frames,
             readers: inner.readers.len(),
             frames_in: c.frames_in,
             bytes_in: c.bytes_in,
             drops: c.drops,
             transcoders_started: c.transcoders_started,
             transcode_drops: c.transcode_drops,
+            transcode_errors: c.transcode_errors,
+            transcode_restarts: c.transcode_restarts,
             reconnects: c.reconnects,
             warnings: c.warnings,
             errors: c
@@ -376,12 +462,13 @@ impl StreamShared {
 }
 
 /// Browsers' WebRTC H.264 decoders reject B-frames: say so where the operator looks.
-fn warn_if_b_frames(params: &crate::frame::CodecParams) {
+fn warn_if_b_frames(params: &CodecParams) {
+    // Only a possibility (High/Main profiles allow reordering): the path warns when a
+    // picture really carries B slices (`b_frames` in the stats).
     if params.may_have_b_frames() == Some(true) {
-        tracing::warn!(
+        tracing::info!(
             codec = params.name(),
-            "this H.264 stream may contain B-frames, which browsers cannot play over WebRTC; \
-             set the camera to a profile without B-frames or use its sub stream"
+            "the SPS allows B-frames (picture reordering); watching for real ones"
         );
     }
 }
@@ -424,9 +511,11 @@ impl FrameSink for StreamWriter {
         {
             let mut inner = self.stream.lock();
             inner.tracks = Some(tracks.clone());
-            inner.opus_view = transcode::opus_view(&tracks);
-            // A new connection: a new transcoder (the AAC parameters may differ).
+            inner.opus_view = transcode::opus_view(&tracks, None);
+            // A new connection: a new transcoder (the AAC parameters may differ) and a new
+            // timeline (readers are told by these tracks that timestamps restart).
             inner.transcoder = None;
+            inner.opus_timeline = OpusTimeline::default();
             inner.lead_video = lead_video;
             inner.gop = Gop::default();
             inner.counters.ready_since = Some(Instant::now());
@@ -483,10 +572,30 @@ impl FrameSink for StreamWriter {
             let mut updated: Vec<Track> = tracks.to_vec();
             updated[frame.track].params = Some(params.clone());
             inner.tracks = Some(updated.into());
-            tracing::info!(track = frame.track, codec = params.name(), dimensions = ?params.dimensions(), "codec parameters changed");
+            tracing::info!(track = frame.track, codec = params.name(), dimensions = ?params.dimensions(), audio = ?params.audio_format(), "codec parameters changed");
             warn_if_b_frames(params);
+            self.stream.refresh_opus_view(inner);
         }
 
+        // B-frames as sent, not guessed from the SPS: one slice header per picture (key
+        // frames are IDR pictures, never B).
+        if inner.lead_video == Some(frame.track)
+            && !frame.key
+            && inner.lead_video_is_h264()
+            && h264::is_b_picture(&frame.data)
+        {
+            inner.counters.b_frames += 1;
+            if inner.counters.b_frames == 1 {
+                tracing::warn!(
+                    path = %self.stream.name,
+                    "camera path {} sends H.264 B-frames; WebRTC viewers will see them out of \
+                     order; set the camera's encoder profile to Baseline or disable B-frames",
+                    self.stream.name
+                );
+            }
+        }
+
+        let c = &mut inner.counters;
         let starts_gop = match inner.lead_video {
             Some(v) => frame.track == v && frame.key,
             None => true,
@@ -517,11 +626,8 @@ impl FrameSink for StreamWriter {
         }
         inner.counters.drops += dropped;
         if let Some(transcoder) = &inner.transcoder
-            && inner
-                .opus_view
-                .as_ref()
-                .is_some_and(|(aac, _)| *aac == frame.track)
-            && !transcoder.offer(&frame)
+            && let Some(params) = inner.transcoded_params(frame.track)
+            && !transcoder.offer(&frame, params)
         {
             inner.counters.transcode_drops += 1;
         }
@@ -544,5 +650,164 @@ impl FrameSink for StreamWriter {
         } else {
             self.warnings_unlogged += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::codec::annexb;
+    use crate::codec::h264::test_streams::{
+        B_STREAM_B1, B_STREAM_B2, B_STREAM_IDR, B_STREAM_P, unhex,
+    };
+
+    /// A `tracing` subscriber that keeps the message of every warning (for the thread that
+    /// installs it with `with_default`).
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+
+    impl Warnings {
+        fn containing(&self, text: &str) -> Vec<String> {
+            let all = self.0.lock().unwrap();
+            all.iter().filter(|w| w.contains(text)).cloned().collect()
+        }
+    }
+
+    struct Message(String);
+
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut message = Message(String::new());
+                event.record(&mut message);
+                self.0.lock().unwrap().push(message.0);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn stream(name: &str) -> Arc<StreamShared> {
+        Arc::new_cyclic(|this| {
+            StreamShared::new(
+                PathName::new(name).unwrap(),
+                this.clone(),
+                "test source".to_owned(),
+                false,
+                64,
+                1 << 20,
+            )
+        })
+    }
+
+    fn frame(track: usize, data: &[u8], key: bool) -> Frame {
+        Frame {
+            track,
+            pts: 0,
+            key,
+            data: Bytes::copy_from_slice(data),
+            new_params: None,
+            received: Instant::now(),
+        }
+    }
+
+    /// Video (with `video` parameters) and G.711 audio.
+    fn tracks(video: CodecParams) -> Vec<Track> {
+        vec![
+            Track {
+                clock_rate: 90_000,
+                kind: MediaKind::Video,
+                params: Some(Arc::new(video)),
+            },
+            Track {
+                clock_rate: 8000,
+                kind: MediaKind::Audio,
+                params: Some(Arc::new(CodecParams::Pcma {
+                    sample_rate: 8000,
+                    channels: 1,
+                })),
+            },
+        ]
+    }
+
+    /// The x264 stream with B-frames: IDR, P, B, B, P, B, B (decoding order) on track 0,
+    /// and a B picture's bytes on the audio track.
+    fn play(writer: &mut StreamWriter) {
+        let [idr, p, b1, b2] = [B_STREAM_IDR, B_STREAM_P, B_STREAM_B1, B_STREAM_B2].map(unhex);
+        writer.frame(frame(0, &idr, true));
+        for _ in 0..2 {
+            writer.frame(frame(0, &p, false));
+            writer.frame(frame(0, &b1, false));
+            writer.frame(frame(0, &b2, false));
+        }
+        writer.frame(frame(1, &b1, true));
+    }
+
+    #[test]
+    fn b_pictures_of_the_h264_track_are_counted_and_the_first_is_logged() {
+        let idr = unhex(B_STREAM_IDR);
+        let mut nals = annexb::nal_units(&idr);
+        let (sps, pps) = (nals.next().unwrap(), nals.next().unwrap());
+        let h264 = CodecParams::H264 {
+            sps: Bytes::copy_from_slice(sps),
+            pps: Bytes::copy_from_slice(pps),
+            width: 32,
+            height: 32,
+            rfc6381: "avc1.64000a".to_owned(),
+        };
+        let h265 = CodecParams::H265 {
+            vps: Bytes::new(),
+            sps: Bytes::new(),
+            pps: Bytes::new(),
+            width: 32,
+            height: 32,
+            rfc6381: "hvc1.1.6.L30.B0".to_owned(),
+        };
+        let warnings = Warnings::default();
+        let (with_b, not_h264) = (stream("yard/main"), stream("gate/main"));
+        tracing::subscriber::with_default(warnings.clone(), || {
+            let mut writer = StreamWriter::new(with_b.clone());
+            writer.tracks(tracks(h264));
+            play(&mut writer);
+            play(&mut writer);
+            // The same bytes on an H.265 path are not H.264 B-frames.
+            let mut writer = StreamWriter::new(not_h264.clone());
+            writer.tracks(tracks(h265));
+            play(&mut writer);
+        });
+        // Four B pictures per play, video track only; key frames are never parsed.
+        assert_eq!(with_b.stats().b_frames, 8);
+        assert_eq!(not_h264.stats().b_frames, 0);
+        let expected = "camera path yard/main sends H.264 B-frames; WebRTC viewers will see \
+                        them out of order; set the camera's encoder profile to Baseline or \
+                        disable B-frames";
+        let logged = warnings.containing("sends H.264 B-frames");
+        assert_eq!(logged, [expected], "one warning per path, naming it");
+        // The SPS allowed them too (High profile, POC type 0): only the real ones warn.
+        assert_eq!(
+            warnings.containing("allows B-frames").len(),
+            0,
+            "not a warning"
+        );
     }
 }
