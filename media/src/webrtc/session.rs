@@ -151,6 +151,10 @@ pub struct SessionStats {
     pub audio_frames: u64,
     /// Key frames handed to str0m.
     pub key_frames: u64,
+    /// H.264 pictures with B slices handed to str0m. WebRTC has no picture reordering:
+    /// browsers show these out of order (a jerky picture). Non-zero means the camera's
+    /// encoder should be set to a profile without B-frames (the path warns too).
+    pub b_frames: u64,
     /// Picture loss indications (PLI) received.
     pub pli: u64,
     /// Full intra requests (FIR) received.
@@ -251,12 +255,18 @@ pub enum Poll {
     Closed(CloseReason),
 }
 
-/// Maps a track's source timestamps to RTP media time that never goes backwards, across
-/// the source's reconnects (each restarts its timestamps near 0).
+/// Maps a track's source timestamps to RTP media time, continuous across the source's
+/// reconnects (each restarts its timestamps near 0). Presentation order is kept as the
+/// source has it (H.264 B-frames go out with earlier times than the frame before them);
+/// after a GOP replay, which takes a few ticks beyond the latest time, frames are kept
+/// after the replay until the source's times have passed it.
 #[derive(Debug, Default)]
 struct Timeline {
     offset: Option<i64>,
+    /// The latest time handed out.
     last: u64,
+    /// Set by a replay: times at or below it are moved just above.
+    floor: Option<u64>,
 }
 
 impl Timeline {
@@ -264,20 +274,29 @@ impl Timeline {
         let offset = *self
             .offset
             .get_or_insert_with(|| self.last as i64 + step as i64 - pts);
-        // Never at or before what went out last (a replayed GOP took a few ticks).
-        let t = ((pts + offset).max(0) as u64).max(self.last + 1);
-        self.last = t;
+        let mut t = (pts + offset).max(0) as u64;
+        if let Some(floor) = self.floor {
+            if t <= floor {
+                t = floor + 1;
+                self.floor = Some(t);
+            } else {
+                self.floor = None;
+            }
+        }
+        self.last = self.last.max(t);
         t
     }
 
-    /// One tick after the last time handed out: replayed frames are squeezed in here.
+    /// One tick after the latest time handed out: replayed frames are squeezed in here.
     fn next_tick(&mut self) -> u64 {
         self.last += 1;
+        self.floor = Some(self.last);
         self.last
     }
 
     fn reset(&mut self) {
         self.offset = None;
+        self.floor = None;
     }
 }
 
@@ -736,6 +755,12 @@ impl WhepSession {
         }
         if is_video {
             self.stats.video_frames += 1;
+            if !frame.key
+                && out.plan.codec.name == "H264"
+                && crate::codec::h264::is_b_picture(&frame.data)
+            {
+                self.stats.b_frames += 1;
+            }
             if frame.key {
                 self.stats.key_frames += 1;
                 self.need_key = false;
@@ -1242,6 +1267,30 @@ mod tests {
             }
         }
         assert!(rig.video_bytes > bytes, "live frames after the replay");
+    }
+
+    /// RTP times follow the source's presentation order (a B-frame goes out earlier than
+    /// the P-frame before it); a replay takes ticks after the latest time, and what comes
+    /// next stays after the replay until the source's times have passed it.
+    #[test]
+    fn timeline_keeps_b_frame_order_and_stays_after_a_replay() {
+        let mut t = Timeline::default();
+        let (i, p, b) = (t.map(0, 3600), t.map(7200, 3600), t.map(3600, 3600));
+        assert_eq!((i, p, b), (3600, 10800, 7200), "decode order I P B");
+        assert_eq!((t.next_tick(), t.next_tick()), (10801, 10802));
+        assert_eq!(t.map(3600, 3600), 10803, "below the replay: moved after it");
+        assert_eq!(
+            t.map(10800, 3600),
+            14400,
+            "past the replay: the source's time"
+        );
+        assert_eq!(t.map(7200, 3600), 10800, "B-frames keep their order again");
+        t.reset();
+        assert_eq!(
+            t.map(0, 3600),
+            18000,
+            "a reconnect continues after the latest"
+        );
     }
 
     /// What the client offers as its own candidates.

@@ -130,3 +130,55 @@ async fn gst_webrtcbin_plays_h265_passthrough() {
     wait_no_sessions(addr).await;
     server.stop().await;
 }
+
+/// A camera that really sends H.264 B-frames (x264, two B-frames between references): the
+/// path counts them once (`b_frames` in its stats, where the warning comes from) and the
+/// WHEP session counts those it sent to this viewer, both seen while webrtcbin plays.
+/// FFmpeg's decoder reorders by the bitstream, so this player still decodes every picture
+/// (browsers do not: WebRTC has no reordering, which is what the counters warn about).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_frames_are_detected_on_the_path_and_reported_per_session() {
+    let mut camera = test_camera("cam");
+    camera.b_frames = 2;
+    let server = start_camera("whep-gst-bframes", camera, |_| {}).await;
+    let addr = server.http;
+    let url = format!("http://{addr}/whep/cam/main");
+    let started = Instant::now();
+    let mut player = spawn_player(&url, "h264", "pcma", 4);
+    let (path, session) = loop {
+        let path = get_json(addr, "/api/v1/paths/cam/main").await;
+        let session = path["sessions"].as_array().and_then(|s| {
+            s.iter()
+                .find(|s| s["stats"]["b_frames"].as_u64().is_some_and(|n| n > 0))
+                .cloned()
+        });
+        if let Some(session) = session {
+            break (path, session);
+        }
+        if player.try_wait().unwrap().is_some() {
+            let result = player_result(player, started).await;
+            panic!("the player ended before its session reported B-frames: {result}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no session with B-frames: {path:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let stats = &session["stats"];
+    let (b, sent) = (
+        stats["b_frames"].as_u64().unwrap(),
+        stats["video_frames"].as_u64().unwrap(),
+    );
+    assert!(
+        b < sent,
+        "{b} of {sent} pictures have B slices: {session:#}"
+    );
+    assert!(path["b_frames"].as_u64().unwrap() > 0, "{path:#}");
+    assert_eq!(path["tracks"][0]["may_have_b_frames"], true, "{path:#}");
+
+    let result = player_result(player, started).await;
+    assert!(result["video_frames"].as_u64().unwrap() > 25, "{result}");
+    wait_no_sessions(addr).await;
+    server.stop().await;
+}
