@@ -1293,6 +1293,40 @@ mod tests {
         );
     }
 
+    /// A video packet lost on the way is asked for again (NACK) and answered from the
+    /// session's packet history: the key frame it belonged to arrives whole, the NACK is
+    /// counted, and no key frame had to be requested.
+    #[test]
+    fn a_lost_packet_is_nacked_and_resent_from_the_history() {
+        let mut rig = Rig::new();
+        rig.connect_and_play(Transport::Udp);
+        let keys = rig.video_keys;
+        // The key frame is three packets (FU-A); its first is lost.
+        rig.write_pair(true);
+        rig.lose_video_packets = 1;
+        let start = rig.now;
+        let mut more = true;
+        while rig.now - start < Duration::from_secs(3) {
+            assert_eq!(rig.step(), None);
+            if more && rig.now - start > Duration::from_millis(200) {
+                // A later frame shows the receiver the gap in sequence numbers.
+                rig.write_pair(false);
+                more = false;
+            }
+        }
+        let stats = rig.session.stats().clone();
+        assert_eq!(rig.lose_video_packets, 0, "a packet was lost");
+        assert!(stats.nacks >= 1, "{stats:?}");
+        assert!(
+            rig.video_keys > keys,
+            "the key frame arrived whole after the resend"
+        );
+        assert_eq!(
+            stats.pli, 0,
+            "repaired without a key frame request: {stats:?}"
+        );
+    }
+
     /// What the client offers as its own candidates.
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Cands {
@@ -1321,6 +1355,8 @@ mod tests {
         /// While false the client has vanished: nothing goes either way.
         client_alive: bool,
         next_pts: i64,
+        /// This many of the next video RTP packets from the server are lost on the way.
+        lose_video_packets: usize,
     }
 
     impl Rig {
@@ -1353,6 +1389,7 @@ mod tests {
                 seen: Default::default(),
                 client_alive: true,
                 next_pts: 0,
+                lose_video_packets: 0,
             }
         }
 
@@ -1404,6 +1441,16 @@ mod tests {
             }
         }
 
+        /// An (S)RTP packet of the video track: RTP version 2, the video payload type (the
+        /// RTP header is not encrypted), not RTCP (packet types 192-223 in the same byte).
+        fn is_video_rtp(&self, data: &[u8]) -> bool {
+            let pt = self.session.video.as_ref().unwrap().plan.codec.pt;
+            data.len() > 12
+                && data[0] >> 6 == 2
+                && !(192..=223).contains(&data[1])
+                && data[1] & 0x7f == pt
+        }
+
         /// Writes one video frame (an IDR when `key`) and one audio frame, 40 ms on.
         fn write_pair(&mut self, key: bool) {
             let pts = self.next_pts;
@@ -1434,6 +1481,10 @@ mod tests {
                         data,
                     } if self.client_alive => {
                         self.seen.insert(transport);
+                        if self.lose_video_packets > 0 && self.is_video_rtp(&data) {
+                            self.lose_video_packets -= 1;
+                            continue;
+                        }
                         let source = match transport {
                             Transport::Udp => SERVER,
                             Transport::Tcp => SERVER_TCP,

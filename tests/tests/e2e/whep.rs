@@ -434,6 +434,42 @@ async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
     server.stop().await;
 }
 
+/// Opus from the camera passes through: no transcoder starts, aiortc decodes 48 kHz Opus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiortc_hears_the_opus_camera_passed_through() {
+    let python = test_python();
+    let mut camera = test_camera("cam");
+    camera.main.audio = AudioCodec::Opus;
+    let server = start_camera("whep-aiortc-opus", camera, |_| {}).await;
+    let url = format!("http://{}/whep/cam/main", server.http);
+    let result = play_with_aiortc(&python, &url, 10, 2).await;
+    assert!(result["audio_frames"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["audio_rate"], 48000, "{result}");
+    let codecs = result["answer_codecs"].to_string().to_lowercase();
+    assert!(codecs.contains("opus/48000"), "{result}");
+    let path = get_json(server.http, "/api/v1/paths/cam/main").await;
+    assert_eq!(path["transcoders_started"], 0, "passed through: {path}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// The AAC camera in Chromium: video decodes and the audio arrives as Opus (the path's
+/// one AAC → Opus transcoder).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_hears_the_aac_camera_as_opus() {
+    let mut camera = test_camera("cam");
+    camera.main.audio = AudioCodec::Aac;
+    let server = start_camera("whep-chromium-aac", camera, |_| {}).await;
+    let result = play_in_chromium(server.http, &[]).await;
+    assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
+    assert!(result["audioSamples"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["audioCodec"], "audio/opus", "{result}");
+    let path = get_json(server.http, "/api/v1/paths/cam/main").await;
+    assert_eq!(path["transcoders_started"], 1, "{path}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_plays_the_h264_pcma_camera_over_whep() {
     let server = start("whep-chromium").await;

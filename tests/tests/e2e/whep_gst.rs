@@ -182,3 +182,31 @@ async fn b_frames_are_detected_on_the_path_and_reported_per_session() {
     wait_no_sessions(addr).await;
     server.stop().await;
 }
+
+/// A real client that offers H.264 only (webrtcbin, `--video h264`) asks for an H.265-only
+/// camera: `406`, and the message says what the camera sends and what the offer accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h265_camera_for_an_h264_only_player_is_not_acceptable() {
+    let mut camera = test_camera("cam");
+    camera.main.codec = VideoCodec::H265;
+    let server = start_camera("whep-gst-406", camera, |_| {}).await;
+    let url = format!("http://{}/whep/cam/main", server.http);
+    let out = spawn_player(&url, "h264", "none", 2)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{output}");
+    assert!(output.contains("406"), "{output}");
+    assert!(output.contains("the camera sends video H.265"), "{output}");
+    assert!(
+        output.contains("H264"),
+        "the offer's codecs are named: {output}"
+    );
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
