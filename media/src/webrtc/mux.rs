@@ -715,7 +715,35 @@ async fn session_task(
 
 #[cfg(test)]
 mod tests {
-    use super::stun_local_ufrag;
+    use super::{host_candidates, stun_local_ufrag};
+
+    /// NAT 1:1: the advertised addresses with the bound port (UDP and TCP alike); without
+    /// them the bound address, which must then not be a wildcard.
+    #[test]
+    fn host_candidates_are_the_advertised_addresses_with_the_bound_port() {
+        let bound: std::net::SocketAddr = "10.1.2.3:8189".parse().unwrap();
+        let advertised = ["203.0.113.7".parse().unwrap(), "192.0.2.9".parse().unwrap()];
+        let c = host_candidates(bound, &advertised, "webrtc.udp_listen").unwrap();
+        assert_eq!(
+            c,
+            [
+                "203.0.113.7:8189".parse().unwrap(),
+                "192.0.2.9:8189".parse().unwrap()
+            ]
+        );
+        assert_eq!(host_candidates(bound, &[], "k").unwrap(), [bound]);
+        let wildcard = "0.0.0.0:8189".parse().unwrap();
+        let err = host_candidates(wildcard, &[], "webrtc.tcp_listen").unwrap_err();
+        assert!(
+            err.to_string().contains("webrtc.tcp_listen")
+                && err.to_string().contains("advertised_addresses"),
+            "{err}"
+        );
+        assert_eq!(
+            host_candidates(wildcard, &advertised[..1], "k").unwrap(),
+            ["203.0.113.7:8189".parse().unwrap()]
+        );
+    }
 
     #[test]
     fn finds_the_local_ufrag_in_a_binding_request() {

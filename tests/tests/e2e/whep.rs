@@ -217,6 +217,34 @@ async fn whep_errors_are_typed() {
 
 /// The virtualenv python with aiortc that `cargo xtask test` installs: `$WATCHPOST_TEST_PYTHON`,
 /// else `<target>/py-players/bin/python` next to this test binary (`<target>/debug/deps/`).
+/// A camera that does not answer (nothing listens on its port): after the start timeout
+/// the WHEP POST answers `503` with `Retry-After` and a message naming the path, and no
+/// session is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_answers_503_when_the_camera_does_not_start_in_time() {
+    let server = start_with("whep-503", |c| {
+        c.media.on_demand.start_timeout = Duration::from_secs(1);
+        c.cameras[0].main_url = SecretUrl::new("rtsp://127.0.0.1:9/main");
+    })
+    .await;
+    let addr = server.http;
+    let offer = std::fs::read_to_string(repo_dir("../fixtures/webrtc/chromium-156-offer.sdp"))
+        .expect("the recorded offer");
+    let (status, headers, body) = tokio::task::spawn_blocking(move || {
+        http(addr, "POST", "/whep/cam/main", "application/sdp", &offer)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(header(&headers, "retry-after").is_some(), "{headers:?}");
+    assert!(
+        body.contains("source_unavailable") && body.contains("cam/main"),
+        "{body}"
+    );
+    assert_eq!(session_count(addr).await, 0);
+    server.stop().await;
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
