@@ -50,6 +50,11 @@ impl Server {
         self.state.webrtc.as_ref().map(WebRtc::local_addr)
     }
 
+    /// The bound ICE-TCP address, when `webrtc.tcp_listen` is set.
+    pub fn webrtc_tcp_addr(&self) -> Option<SocketAddr> {
+        self.state.webrtc.as_ref().and_then(WebRtc::tcp_local_addr)
+    }
+
     /// The bound HTTP address (the real port when the configuration asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

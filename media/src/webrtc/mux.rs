@@ -44,6 +44,8 @@ const MAX_DATAGRAM: usize = 2048;
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// ICE-TCP connections open at a time; further ones are refused (closed at once).
 pub const MAX_TCP_CONNECTIONS: usize = 4096;
+/// The largest RFC 4571 frame accepted; a larger one closes the connection.
+const MAX_TCP_FRAME: usize = 8192;
 /// Frames queued per TCP connection before packets are dropped.
 const TCP_WRITE_QUEUE: usize = 1024;
 
@@ -553,12 +555,22 @@ async fn tcp_connection(
         }
     });
     let mut last_routed = Instant::now();
-    let mut buf = vec![0u8; usize::from(u16::MAX)];
+    // Grown to the largest frame seen (at most MAX_TCP_FRAME), not 64 KiB per connection.
+    let mut buf = Vec::with_capacity(MAX_DATAGRAM);
     let why = loop {
         let mut len = [0u8; 2];
         let read = async {
             rd.read_exact(&mut len).await?;
             let n = usize::from(u16::from_be_bytes(len));
+            if n > MAX_TCP_FRAME {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a {n}-byte frame (STUN, DTLS and RTP fit in {MAX_TCP_FRAME})"),
+                ));
+            }
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
             rd.read_exact(&mut buf[..n]).await?;
             Ok::<usize, std::io::Error>(n)
         };

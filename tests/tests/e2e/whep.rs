@@ -21,6 +21,8 @@ use watchpost_web::Server;
 /// The server under test, running in this process on ephemeral ports.
 pub(crate) struct Running {
     pub(crate) http: SocketAddr,
+    /// The ICE-TCP listener, when the configuration set one.
+    pub(crate) ice_tcp: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _sim: Simulator,
@@ -77,12 +79,14 @@ pub(crate) async fn start_camera(
     let http = server.local_addr();
     let udp = server.webrtc_addr().expect("WebRTC runs");
     assert!(udp.ip().is_loopback() && udp.port() != 0, "{udp}");
+    let ice_tcp = server.webrtc_tcp_addr();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
     }));
     Running {
         http,
+        ice_tcp,
         stop: Some(stop),
         task,
         _sim: sim,
@@ -525,6 +529,36 @@ async fn headless_chromium_plays_over_ice_tcp() {
     let stats = &result["server"][0]["stats"];
     assert_eq!(stats["transport"], "tcp", "{result}");
     assert!(stats["packets_sent"].as_u64().unwrap() > 50, "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// Bad input on the ICE-TCP port loses nothing: a connection that sends an absurd frame
+/// length is closed at once, one that sends frames for no session is closed when idle
+/// (not tested here: 10 s), and the server goes on playing to a real viewer over TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_tcp_closes_a_connection_that_sends_an_absurd_frame() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_with("whep-tcp-bad", |c| {
+        c.webrtc.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let tcp = server.ice_tcp.expect("ICE-TCP listens");
+    let mut bad = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    // A frame that claims 60 000 bytes, then some of them.
+    bad.write_all(&[0xEA, 0x60, 1, 2, 3, 4]).await.unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), bad.read_to_end(&mut rest))
+        .await
+        .expect("closed within 5 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "nothing is sent back, the connection just ends");
+    // A stray but well-formed frame (not STUN, no session) leaves the listener working.
+    let mut stray = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    stray.write_all(&[0, 4, 0x80, 0, 0, 1]).await.unwrap();
+    let result = play_in_chromium(server.http, &["--tcp-only"]).await;
+    assert_eq!(result["server"][0]["stats"]["transport"], "tcp", "{result}");
+    drop(stray);
     wait_no_sessions(server.http).await;
     server.stop().await;
 }
