@@ -607,9 +607,34 @@ async fn headless_chromium_restarts_ice_and_keeps_playing() {
     server.stop().await;
 }
 
+/// The index page's live tile heals itself: its session is ended behind the player's
+/// back (as a server restart or a reaped session would end it); the tile notices (ICE
+/// fails, the ICE-restart PATCH answers 404), starts a new session and plays again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_tile_plays_again_after_its_session_ends() {
+    let server = start("whep-tile-heal").await;
+    let url = format!("http://{}/", server.http);
+    let result = run_browser_script("tiles_heal.mjs", &url, &[]).await;
+    let (first, second) = (result["first"].as_str(), result["second"].as_str());
+    assert!(
+        first.is_some() && second.is_some() && first != second,
+        "{result}"
+    );
+    assert!(result["framesDecoded"].as_u64().unwrap() > 25, "{result}");
+    wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
 /// Runs tests/browser/whep_play.mjs (headless Debian Chromium via playwright-core) on
 /// `/play/cam/main` with `flags`; returns its RESULT, after asserting it succeeded.
 async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value {
+    let url = format!("http://{http}/play/cam/main");
+    run_browser_script("whep_play.mjs", &url, flags).await
+}
+
+/// Runs `script` from tests/browser/ (headless Debian Chromium via playwright-core) on
+/// `url`; returns its RESULT line, after asserting that the script succeeded.
+async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_json::Value {
     require(
         "chromium",
         Command::new("/usr/bin/chromium").arg("--version"),
@@ -630,11 +655,10 @@ async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value
             String::from_utf8_lossy(&npm.stderr)
         );
     }
-    let url = format!("http://{http}/play/cam/main");
     let started = Instant::now();
     let out = tokio::process::Command::new("node")
-        .arg(dir.join("whep_play.mjs"))
-        .args([&url, "60000"])
+        .arg(dir.join(script))
+        .args([url, "90000"])
         .args(flags)
         .kill_on_drop(true)
         .output()
@@ -644,10 +668,10 @@ async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "Chromium did not play ({flags:?}):\n{stdout}\n{stderr}"
+        "{script} failed ({flags:?}):\n{stdout}\n{stderr}"
     );
     eprintln!(
-        "chromium {flags:?}: {} in {:?}",
+        "{script} {flags:?}: {} in {:?}",
         stdout.trim(),
         started.elapsed()
     );
