@@ -26,7 +26,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("install") => {
-            packages::ensure(&packages::all()).and_then(|()| players::ensure().map(drop))
+            packages::ensure(&packages::all())
+                .and_then(|()| players::ensure().map(drop))
+                .and_then(|()| players::ensure_browser_driver())
         }
         Some("with-postgres") => with_postgres(&args[1..]),
         _ => {
@@ -146,6 +148,7 @@ fn test(args: &[String]) -> Result {
         packages::ensure(&packages::all())?;
         ensure_nextest()?;
         players::ensure()?;
+        players::ensure_browser_driver()?;
     }
     let pg = postgres::ensure()?;
 

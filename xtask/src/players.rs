@@ -5,6 +5,10 @@
 //! closure) and installed from binary wheels only, so no compiler is needed. The install
 //! is skipped while the virtualenv's recorded requirements equal the file. The tests find
 //! the interpreter through `WATCHPOST_TEST_PYTHON`; nothing is downloaded at test time.
+//!
+//! The browser tests' driver, `playwright-core` (it drives Debian's Chromium; no browser
+//! is downloaded), is installed the same way: `npm ci` in `tests/browser/` from its lock
+//! file, skipped while the installed lock file equals it ([`ensure_browser_driver`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -74,4 +78,25 @@ pub fn ensure() -> Result<PathBuf> {
     run(Command::new(&python).args(["-c", "import aiortc, av"]))?;
     fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(python)
+}
+
+/// `npm ci` in `tests/browser/` unless `node_modules` already holds exactly what
+/// `package-lock.json` says (npm's own copy, `node_modules/.package-lock.json`, names the
+/// same packages at the same versions). Run before the tests, so that no test installs it
+/// while another runs it (the tests keep a locked fallback for runs without xtask).
+pub fn ensure_browser_driver() -> Result {
+    let dir = root().join("tests/browser");
+    let stamp = dir.join("node_modules/.watchpost-package-lock.json");
+    let wanted = fs::read_to_string(dir.join("package-lock.json"))
+        .map_err(|e| format!("cannot read tests/browser/package-lock.json: {e}"))?;
+    if dir.join("node_modules/playwright-core/package.json").is_file()
+        && fs::read_to_string(&stamp).is_ok_and(|have| have == wanted)
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the browser driver (npm ci in {})", dir.display());
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir))?;
+    fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }

@@ -642,19 +642,25 @@ async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_js
     );
     require("node", Command::new("node").arg("--version"), DEBIAN);
     let dir = repo_dir("browser");
-    if !dir.join("node_modules/playwright-core").is_dir() {
-        let npm = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm runs (`cargo xtask test` installs it)");
-        assert!(
-            npm.status.success(),
-            "npm ci in {} failed:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&npm.stderr)
-        );
-    }
+    // `cargo xtask test` has installed it; a bare `cargo test` installs it here, under a
+    // file lock with the check inside it: browser tests run in parallel processes, and
+    // one must not start node while another's `npm ci` rewrites node_modules.
+    let npm = Command::new("flock")
+        .arg(dir.join(".npm-install.lock"))
+        .args([
+            "sh",
+            "-c",
+            "[ -f node_modules/playwright-core/package.json ] || npm ci --no-audit --no-fund",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("flock and npm run (`cargo xtask test` installs them)");
+    assert!(
+        npm.status.success(),
+        "npm ci in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&npm.stderr)
+    );
     let started = Instant::now();
     let out = tokio::process::Command::new("node")
         .arg(dir.join(script))
