@@ -89,12 +89,17 @@ pub fn ensure_browser_driver() -> Result {
     let stamp = dir.join("node_modules/.watchpost-package-lock.json");
     let wanted = fs::read_to_string(dir.join("package-lock.json"))
         .map_err(|e| format!("cannot read tests/browser/package-lock.json: {e}"))?;
-    if dir.join("node_modules/playwright-core/package.json").is_file()
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
         && fs::read_to_string(&stamp).is_ok_and(|have| have == wanted)
     {
         return Ok(());
     }
-    eprintln!("xtask: installing the browser driver (npm ci in {})", dir.display());
+    eprintln!(
+        "xtask: installing the browser driver (npm ci in {})",
+        dir.display()
+    );
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&dir))?;
