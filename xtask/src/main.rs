@@ -8,6 +8,10 @@
 //!   no-default-features build needs no system library, and the whole suite with nextest.
 //!
 //! - `cargo xtask with-postgres -- CMD`: runs CMD with a PostgreSQL server for the tests.
+//! - `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]`: bounded benchmarks
+//!   on loopback (WHEP fan-out, time to first frame, idle cameras, soak) with the server
+//!   and the load client pinned to one CPU each; writes `<target>/bench/results.json` and
+//!   `results.md` (see `bench.rs`).
 //!
 //! Only the standard library is used, so this builds in seconds on a fresh machine.
 
@@ -16,6 +20,11 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
+// Janus for the benchmark's side-by-side comparison; `cargo xtask bench` starts it.
+#[allow(dead_code)]
+mod bench_janus;
+mod json;
 mod packages;
 mod players;
 mod postgres;
@@ -25,18 +34,18 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
-        Some("install") => {
-            packages::ensure(&packages::all())
-                .and_then(|()| players::ensure().map(drop))
-                .and_then(|()| players::ensure_browser_driver())
-        }
+        Some("install") => packages::ensure(&packages::all())
+            .and_then(|()| players::ensure().map(drop))
+            .and_then(|()| players::ensure_browser_driver()),
         Some("with-postgres") => with_postgres(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask demo [--data-dir DIR] [--listen ADDR]\n  \
                  cargo xtask test [--no-install] [-- NEXTEST_ARGS]\n  \
                  cargo xtask install   (system packages for the demo and the tests, and the Python test players)\n  \
-                 cargo xtask with-postgres -- CMD ARGS   (run CMD with WATCHPOST_TEST_POSTGRES_URL set)"
+                 cargo xtask with-postgres -- CMD ARGS   (run CMD with WATCHPOST_TEST_POSTGRES_URL set)\n  \
+                 cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]   (benchmarks → target/bench/)"
             );
             return ExitCode::from(2);
         }

@@ -38,6 +38,9 @@ pub const TEST_ONLY: &[&str] = &[
     "nodejs",
     "npm",
     "python3-venv",
+    // Janus 1.1.2: the benchmark's reference peer (xtask/src/bench_janus.rs), smoke-tested
+    // by fixtures/tests/janus.rs so the comparison never rots unnoticed.
+    "janus",
 ];
 
 /// Everything the demo and the tests need.

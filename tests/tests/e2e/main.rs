@@ -1,8 +1,10 @@
 //! End-to-end tests, one binary: the real binaries as an operator runs them (`demo`), and
 //! the media core against the simulated cameras (`hub`), and WHEP playback in
-//! independent WebRTC stacks (`whep`; GStreamer's webrtcbin, H.265 included: `whep_gst`).
+//! independent WebRTC stacks (`whep`; GStreamer's webrtcbin, H.265 included: `whep_gst`),
+//! and the benchmarks' WHEP load client against the server (`load`).
 
 mod demo;
 mod hub;
+mod load;
 mod whep;
 mod whep_gst;

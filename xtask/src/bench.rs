@@ -1,0 +1,1192 @@
+//! `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK]`: bounded benchmarks on loopback,
+//! written to `<target>/bench/results.json` (everything, with parameters and machine
+//! facts) and `<target>/bench/results.md` (a short table beside the issue's targets).
+//!
+//! # Set-up
+//!
+//! - Release builds of `watchpost` and `watchpost-whep-load` (the non-decoding WHEP load
+//!   client, `fixtures/src/load/`).
+//! - The source costs no encoder CPU during a measurement: two 10 s clips, 1280×720 at
+//!   25 fps, H.264 Main, a key frame every 2 s, no B-frames, CBR at 600 kbit/s and
+//!   2 Mbit/s, are encoded once with GStreamer (`x264enc`, `nal-hrd=cbr`) into
+//!   `<target>/bench/` and served by `watchpost-whep-load --mode serve-clip`: packetized
+//!   once into RTP, replayed over RTSP (interleaved TCP) in a loop with continuous
+//!   sequence numbers and timestamps.
+//! - CPUs: the server runs under `taskset -c 1`, the load client and the source under
+//!   `taskset -c 0`. Every benchmark starts a fresh server (its own data directory, log
+//!   at warn level, logs in `<target>/bench/logs/`), on free loopback ports.
+//! - Server figures come from `/proc/<pid>/stat` (utime + stime, in clock ticks of
+//!   `getconf CLK_TCK`, 100 if that fails), `/proc/<pid>/status` (VmRSS, Threads) and
+//!   `/proc/<pid>/fd` (descriptors; sockets are the `socket:[…]` links). The load client
+//!   marks its measured window on stderr (`phase=steady` … `phase=end`); the server is
+//!   sampled at those two moments.
+//!
+//! # Benchmarks
+//!
+//! - **W1 fan-out**: one camera path, N WHEP readers (N ∈ {1, 10, 50, 100, 200, 500};
+//!   `--quick`: {1, 10, 50}), both bitrates: server CPU µs per reader-second, RSS and RSS
+//!   per reader (growth over the idle server, path included), delivery latency p50/p99
+//!   (exact samples, one per reader-second) and drift, packets/frames lost, readers
+//!   playing/failed.
+//! - **W2 RTSP readers**: not yet — needs the RTSP re-serve; the results say so.
+//! - **W3 time to first frame**: warm (a reader keeps the path playing) and cold (the path
+//!   is idle before each trial; linger 1 s), p50/p95 over 50 trials (`--quick`: 20).
+//!   **Idle cameras**: a server with 1000 configured, unwatched cameras (pointing at unused
+//!   127.0.0.1 ports) against one with none: RSS, sockets, descriptors, threads, per
+//!   camera. (Tokio tasks cannot be seen from outside the process; threads are reported.)
+//! - **Soak**: 10 000 connect/disconnect cycles (`--quick`: 500), 10 at a time, after 50
+//!   warm-up cycles; server RSS and descriptors before and after (linger 60 s, so the path
+//!   is running at both samples).
+//!
+//! Janus side by side: see the `JANUS HOOK` below (`bench_janus.rs` starts and stops Janus).
+//!
+//! No figure is judged here: the targets are printed beside the measurements.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::json::Json;
+use crate::{Result, cargo, root, run, target_dir};
+
+/// What to run, from the command line.
+#[derive(Debug, Clone)]
+struct Plan {
+    quick: bool,
+    build: bool,
+    only: Option<Vec<String>>,
+}
+
+impl Plan {
+    fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|n| n.eq_ignore_ascii_case(name)))
+    }
+
+    fn readers(&self) -> &'static [usize] {
+        if self.quick {
+            &[1, 10, 50]
+        } else {
+            &[1, 10, 50, 100, 200, 500]
+        }
+    }
+
+    fn w1_duration_s(&self) -> u64 {
+        if self.quick { 8 } else { 30 }
+    }
+
+    fn ttff_trials(&self) -> usize {
+        if self.quick { 20 } else { 50 }
+    }
+
+    fn soak_cycles(&self) -> usize {
+        if self.quick { 500 } else { 10_000 }
+    }
+}
+
+/// Delay between starting two readers of a fan-out run.
+const RAMP_MS: u64 = 20;
+/// Soak cycles at once.
+const SOAK_CONCURRENCY: usize = 10;
+/// Idle cameras configured for the idle-cost benchmark.
+const IDLE_CAMERAS: usize = 1000;
+/// The source's frame rate and clip length.
+const FPS: u32 = 25;
+const CLIP_SECONDS: u32 = 10;
+
+/// One bitrate variant of the source.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    /// Short name (`600k`).
+    name: &'static str,
+    /// Target bitrate, kbit/s.
+    kbps: u32,
+}
+
+const VARIANTS: [Variant; 2] = [
+    Variant {
+        name: "600k",
+        kbps: 600,
+    },
+    Variant {
+        name: "2M",
+        kbps: 2000,
+    },
+];
+
+pub fn bench(args: &[String]) -> Result {
+    let mut plan = Plan {
+        quick: false,
+        build: true,
+        only: None,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => plan.quick = true,
+            "--no-build" => plan.build = false,
+            "--only" => {
+                let list = it
+                    .next()
+                    .ok_or("--only needs a list, e.g. W1,W3,IDLE,SOAK")?;
+                plan.only = Some(list.split(',').map(|s| s.trim().to_owned()).collect());
+            }
+            other => return Err(format!("unknown bench option {other}")),
+        }
+    }
+    for tool in ["taskset", "gst-launch-1.0"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Err(format!(
+                "{tool} is missing (util-linux; gstreamer1.0-tools: `cargo xtask install`)"
+            ));
+        }
+    }
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Err("the benchmarks pin server and client to CPUs 0 and 1: need 2 CPUs".into());
+    }
+    let dir = target_dir().join("bench");
+    fs::create_dir_all(dir.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if plan.build {
+        run(cargo().args([
+            "build",
+            "--release",
+            "--package",
+            "watchpost-web",
+            "--package",
+            "watchpost-fixtures",
+            "--bin",
+            "watchpost",
+            "--bin",
+            "watchpost-whep-load",
+        ]))?;
+    }
+    let bins = Bins {
+        server: target_dir().join("release/watchpost"),
+        load: target_dir().join("release/watchpost-whep-load"),
+    };
+    for b in [&bins.server, &bins.load] {
+        if !b.is_file() {
+            return Err(format!(
+                "{} is missing (run without --no-build)",
+                b.display()
+            ));
+        }
+    }
+    let clk_tck = clock_ticks();
+    let mut clips = HashMap::new();
+    for v in VARIANTS {
+        clips.insert(v.name, ensure_clip(&dir, v)?);
+    }
+
+    let ctx = Ctx {
+        dir: dir.clone(),
+        bins,
+        clk_tck,
+    };
+    let mut results: Vec<(String, Json)> = Vec::new();
+    results.push(("machine".into(), machine(clk_tck)));
+    results.push((
+        "setup".into(),
+        Json::obj([
+            ("quick", Json::Bool(plan.quick)),
+            ("server_cpu", Json::str("taskset -c 1")),
+            ("client_and_source_cpu", Json::str("taskset -c 0")),
+            (
+                "source",
+                Json::str(format!(
+                    "pre-encoded H.264 clips, 1280x720 {FPS} fps, GOP 50, no B-frames, CBR; \
+                     served looped over RTSP/TCP by watchpost-whep-load --mode serve-clip"
+                )),
+            ),
+            ("clk_tck", Json::num(clk_tck as f64)),
+        ]),
+    ));
+
+    if plan.wants("W1") {
+        let mut runs = Vec::new();
+        for v in VARIANTS {
+            let source = Source::start(&ctx, &clips[v.name], v)?;
+            for &n in plan.readers() {
+                eprintln!("xtask: bench W1 {} N={n}", v.name);
+                let r = w1_run(&ctx, &source, n, plan.w1_duration_s())?;
+                runs.push(r);
+                // JANUS HOOK: the same source and N against Janus 1.1.2 belongs here:
+                // start `bench_janus::JanusServer` on `source.url`, run the load client
+                // with Janus signalling (fixtures/src/load/janus.rs) for the same N and
+                // duration, sample Janus's /proc the same way, and push a run with
+                // `"server": "janus"`; `write_markdown` then prints Watchpost/Janus ratios.
+            }
+            source.stop();
+        }
+        results.push((
+            "w1_fanout".into(),
+            Json::obj([
+                (
+                    "parameters",
+                    Json::obj([
+                        ("readers", Json::Arr(plan.readers().iter().map(|&n| Json::num(n as f64)).collect())),
+                        ("duration_s", Json::num(plan.w1_duration_s() as f64)),
+                        ("ramp_ms", Json::num(RAMP_MS as f64)),
+                        ("path", Json::str("bench/main")),
+                    ]),
+                ),
+                ("runs", Json::Arr(runs)),
+                (
+                    "janus",
+                    Json::str("not run yet: the side-by-side hook in xtask/src/bench.rs awaits bench_janus.rs"),
+                ),
+            ]),
+        ));
+    }
+    results.push((
+        "w2_rtsp_readers".into(),
+        Json::obj([("status", Json::str("not yet: needs the RTSP re-serve"))]),
+    ));
+    if plan.wants("W3") {
+        let v = VARIANTS[0];
+        let source = Source::start(&ctx, &clips[v.name], v)?;
+        let w3 = w3_ttff(&ctx, &source, plan.ttff_trials())?;
+        source.stop();
+        results.push(("w3_time_to_first_frame".into(), w3));
+    }
+    if plan.wants("IDLE") || plan.wants("W3") {
+        results.push(("w3_idle_cameras".into(), idle_cameras(&ctx)?));
+    }
+    if plan.wants("SOAK") {
+        let v = VARIANTS[0];
+        let source = Source::start(&ctx, &clips[v.name], v)?;
+        let soak = soak(&ctx, &source, plan.soak_cycles())?;
+        source.stop();
+        results.push(("soak".into(), soak));
+    }
+
+    let results = Json::Obj(results);
+    let json_path = dir.join("results.json");
+    fs::write(&json_path, results.to_pretty())
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    let md = write_markdown(&results, &plan);
+    let md_path = dir.join("results.md");
+    fs::write(&md_path, &md).map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
+    println!("{md}");
+    eprintln!(
+        "xtask: wrote {} and {}",
+        json_path.display(),
+        md_path.display()
+    );
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Bins {
+    server: PathBuf,
+    load: PathBuf,
+}
+
+#[derive(Debug)]
+struct Ctx {
+    dir: PathBuf,
+    bins: Bins,
+    clk_tck: u64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Machine facts, /proc
+
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .filter(|&t: &u64| t > 0)
+        .unwrap_or(100)
+}
+
+fn command_text(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn machine(clk_tck: u64) -> Json {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let mem_kib = fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+    });
+    let commit = command_text("git", &["rev-parse", "HEAD"]).unwrap_or_default();
+    let dirty = command_text("git", &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    Json::obj([
+        (
+            "nproc",
+            Json::num(thread::available_parallelism().map_or(0, |n| n.get()) as f64),
+        ),
+        ("cpu_model", Json::str(cpu)),
+        ("mem_total_kib", Json::num(mem_kib)),
+        (
+            "kernel",
+            Json::str(
+                fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .unwrap_or_default()
+                    .trim(),
+            ),
+        ),
+        (
+            "date_utc",
+            Json::str(command_text("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_default()),
+        ),
+        ("git_commit", Json::str(commit)),
+        ("git_dirty", Json::Bool(dirty)),
+        (
+            "rustc",
+            Json::str(command_text("rustc", &["-V"]).unwrap_or_default()),
+        ),
+        ("clk_tck", Json::num(clk_tck as f64)),
+    ])
+}
+
+/// One look at a process through `/proc`.
+#[derive(Debug, Clone, Copy)]
+struct ProcSample {
+    at: Instant,
+    /// utime + stime, clock ticks.
+    cpu_ticks: u64,
+    rss_kib: u64,
+    threads: u64,
+    fds: u64,
+    sockets: u64,
+}
+
+fn proc_sample(pid: u32) -> Result<ProcSample> {
+    let at = Instant::now();
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("/proc/{pid}/stat: no command name"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> Result<u64> {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format!("/proc/{pid}/stat: field {n}"))
+    };
+    let cpu_ticks = field(14)? + field(15)?;
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let status_kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (mut fds, mut sockets) = (0, 0);
+    let entries =
+        fs::read_dir(format!("/proc/{pid}/fd")).map_err(|e| format!("/proc/{pid}/fd: {e}"))?;
+    for entry in entries.flatten() {
+        fds += 1;
+        if fs::read_link(entry.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")) {
+            sockets += 1;
+        }
+    }
+    Ok(ProcSample {
+        at,
+        cpu_ticks,
+        rss_kib: status_kib("VmRSS:"),
+        threads: status_kib("Threads:"),
+        fds,
+        sockets,
+    })
+}
+
+fn sample_json(s: &ProcSample) -> Json {
+    Json::obj([
+        ("rss_kib", Json::num(s.rss_kib as f64)),
+        ("threads", Json::num(s.threads as f64)),
+        ("fds", Json::num(s.fds as f64)),
+        ("sockets", Json::num(s.sockets as f64)),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+/// A free loopback port (bound and released at once: a small race, fine on a bench box).
+fn free_tcp_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free TCP port: {e}"))
+}
+
+fn free_udp_port() -> Result<u16> {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free UDP port: {e}"))
+}
+
+fn pinned(cpu: u32, program: &Path) -> Command {
+    let mut cmd = Command::new("taskset");
+    // taskset execs the program: the child's pid is the program's.
+    cmd.arg("-c").arg(cpu.to_string()).arg(program);
+    cmd
+}
+
+/// SIGTERM, then SIGKILL after `grace`.
+fn terminate(child: &mut Child, grace: Duration) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A minimal HTTP/1.1 GET; status and body.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// The looped clip, served by `watchpost-whep-load --mode serve-clip` on CPU 0.
+struct Source {
+    child: Child,
+    url: String,
+    info: Json,
+    variant: Variant,
+}
+
+impl Source {
+    fn start(ctx: &Ctx, clip: &Path, variant: Variant) -> Result<Source> {
+        let log = log_file(ctx, &format!("source-{}", variant.name))?;
+        let mut child = pinned(0, &ctx.bins.load)
+            .args(["--mode", "serve-clip", "--fps", &FPS.to_string(), "--clip"])
+            .arg(clip)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start the clip source: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("clip source: {e}"))?;
+        let info = Json::parse(line.trim()).map_err(|e| {
+            format!(
+                "clip source said {line:?} ({e}); see {}",
+                ctx.dir.join("logs").display()
+            )
+        })?;
+        let url = info
+            .get("url")
+            .as_str()
+            .ok_or_else(|| format!("clip source said {line:?}"))?
+            .to_owned();
+        Ok(Source {
+            child,
+            url,
+            info,
+            variant,
+        })
+    }
+
+    fn stop(mut self) {
+        terminate(&mut self.child, Duration::from_secs(5));
+    }
+}
+
+fn log_file(ctx: &Ctx, name: &str) -> Result<fs::File> {
+    let path = ctx.dir.join("logs").join(format!("{name}.log"));
+    fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
+
+/// The server under test on CPU 1, with its own configuration and data directory.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+}
+
+/// How a benchmark's server is configured.
+struct ServerConfig<'a> {
+    name: &'a str,
+    /// The camera `bench` (main stream = `bench/main`) and its RTSP URL, if any.
+    camera: Option<&'a str>,
+    /// Further cameras that nobody watches.
+    idle_cameras: usize,
+    linger: &'a str,
+}
+
+impl Server {
+    fn start(ctx: &Ctx, cfg: &ServerConfig<'_>) -> Result<Server> {
+        let http_port = free_tcp_port()?;
+        let udp_port = free_udp_port()?;
+        let run_dir = ctx.dir.join("runs").join(cfg.name);
+        let _ = fs::remove_dir_all(&run_dir);
+        fs::create_dir_all(&run_dir)
+            .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+        let mut toml = format!(
+            "# Written by `cargo xtask bench` ({}).\n\
+             [server]\nhttp_listen = \"127.0.0.1:{http_port}\"\nshutdown_grace = \"2s\"\n\
+             [storage]\ndata_dir = \"{}\"\n\
+             [media.on_demand]\nlinger = \"{}\"\nstart_timeout = \"20s\"\n\
+             [webrtc]\nudp_listen = \"127.0.0.1:{udp_port}\"\n\
+             [log]\nlevel = \"warn\"\n",
+            cfg.name,
+            run_dir.join("data").display(),
+            cfg.linger
+        );
+        if let Some(url) = cfg.camera {
+            toml.push_str(&format!(
+                "\n[[cameras]]\nname = \"bench\"\ntitle = \"bench clip\"\nmain_url = \"{url}\"\ntransport = \"tcp\"\n"
+            ));
+        }
+        for i in 0..cfg.idle_cameras {
+            // Unused loopback ports: an idle camera is never connected to.
+            toml.push_str(&format!(
+                "\n[[cameras]]\nname = \"idle-{i:04}\"\ntitle = \"idle {i}\"\n\
+                 main_url = \"rtsp://127.0.0.1:{}/main\"\n",
+                1 + i % 1000
+            ));
+        }
+        let config = run_dir.join("watchpost.toml");
+        fs::write(&config, toml).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        let log = log_file(ctx, &format!("server-{}", cfg.name))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| format!("cannot share the log file: {e}"))?;
+        let mut child = pinned(1, &ctx.bins.server)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
+        let start = Instant::now();
+        loop {
+            if let Some((200, _)) = http_get(http, "/healthz") {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "the server exited ({status}); see {}",
+                    ctx.dir
+                        .join("logs")
+                        .join(format!("server-{}.log", cfg.name))
+                        .display()
+                ));
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                terminate(&mut child, Duration::from_secs(5));
+                return Err("the server did not answer /healthz within 30 s".into());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Server { child, http })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    fn path_state(&self) -> Option<String> {
+        let (status, body) = http_get(self.http, "/api/v1/paths/bench/main")?;
+        (status == 200)
+            .then(|| {
+                Json::parse(&body)
+                    .ok()?
+                    .get("state")
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .flatten()
+    }
+
+    fn stop(mut self) {
+        terminate(&mut self.child, Duration::from_secs(10));
+    }
+}
+
+/// What a load-client run printed, and the server samples at its phase marks.
+struct LoadRun {
+    output: Json,
+    steady: Option<ProcSample>,
+    end: Option<ProcSample>,
+}
+
+/// Runs the load client on CPU 0 with `args`, sampling the server at `phase=steady` and
+/// `phase=end`; fails if it does not finish within `deadline`.
+fn load_client(ctx: &Ctx, server: &Server, args: &[String], deadline: Duration) -> Result<LoadRun> {
+    let mut child = pinned(0, &ctx.bins.load)
+        .arg("--url")
+        .arg(server.url())
+        .args(["--path", "bench/main", "--json"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the load client: {e}"))?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let err_thread = thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            let phase = line.contains("phase=");
+            if phase {
+                let _ = tx.send(line.clone());
+            }
+            eprintln!("  {line}");
+        }
+    });
+    let out_thread = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(stdout).read_to_string(&mut text);
+        text
+    });
+    let pid = server.pid();
+    let (mut steady, mut end) = (None, None);
+    let start = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains("phase=steady") => steady = proc_sample(pid).ok(),
+            Ok(line) if line.contains("phase=end") => end = proc_sample(pid).ok(),
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if start.elapsed() > deadline {
+            terminate(&mut child, Duration::from_secs(5));
+            return Err(format!(
+                "the load client ({}) took longer than {deadline:?}",
+                args.join(" ")
+            ));
+        }
+    }
+    let status = child.wait().map_err(|e| format!("load client: {e}"))?;
+    let _ = err_thread.join();
+    let text = out_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!(
+            "the load client failed ({status}): {}",
+            args.join(" ")
+        ));
+    }
+    let line = text.lines().last().unwrap_or_default();
+    let output = Json::parse(line).map_err(|e| format!("load client output {line:?}: {e}"))?;
+    Ok(LoadRun {
+        output,
+        steady,
+        end,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The clips
+
+fn ensure_clip(dir: &Path, v: Variant) -> Result<PathBuf> {
+    let frames = FPS * CLIP_SECONDS;
+    let path = dir.join(format!(
+        "clip-1280x720-{FPS}fps-{}kbps-{CLIP_SECONDS}s.h264",
+        v.kbps
+    ));
+    if path.is_file() {
+        return Ok(path);
+    }
+    eprintln!("xtask: encoding {} once", path.display());
+    let partial = path.with_extension("h264.partial");
+    let launch = format!(
+        "videotestsrc num-buffers={frames} pattern=zone-plate kx2=20 ky2=20 kt=1 \
+         ! video/x-raw,format=I420,width=1280,height=720,framerate={FPS}/1 \
+         ! timeoverlay font-desc=\"Sans 36\" ! videoconvert ! video/x-raw,format=I420 \
+         ! x264enc bitrate={} speed-preset=veryfast tune=zerolatency key-int-max={} bframes=0 \
+           threads=1 vbv-buf-capacity=1000 option-string=nal-hrd=cbr \
+         ! video/x-h264,profile=main ! h264parse config-interval=-1 \
+         ! video/x-h264,stream-format=byte-stream,alignment=au \
+         ! filesink location={}",
+        v.kbps,
+        2 * FPS,
+        partial.display()
+    );
+    run(Command::new("sh").args(["-c", &format!("gst-launch-1.0 -q {launch}")]))?;
+    fs::rename(&partial, &path).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------------
+// W1
+
+fn w1_run(ctx: &Ctx, source: &Source, readers: usize, duration_s: u64) -> Result<Json> {
+    let name = format!("w1-{}-{readers}", source.variant.name);
+    let server = Server::start(
+        ctx,
+        &ServerConfig {
+            name: &name,
+            camera: Some(&source.url),
+            idle_cameras: 0,
+            linger: "10s",
+        },
+    )?;
+    thread::sleep(Duration::from_secs(1));
+    let idle = proc_sample(server.pid())?;
+    let args: Vec<String> = [
+        "--mode".into(),
+        "fanout".into(),
+        "--readers".into(),
+        readers.to_string(),
+        "--duration-s".into(),
+        duration_s.to_string(),
+        "--ramp-ms".into(),
+        RAMP_MS.to_string(),
+        "--connect-timeout-s".into(),
+        "30".into(),
+    ]
+    .into();
+    let deadline =
+        Duration::from_secs(duration_s + 120) + Duration::from_millis(RAMP_MS * readers as u64);
+    let result = load_client(ctx, &server, &args, deadline);
+    server.stop();
+    let run = result?;
+    let result = run.output.get("result").clone();
+    let playing = result.get("playing").as_f64().unwrap_or(0.0);
+    let mut server_json = Json::obj([("idle", sample_json(&idle))]);
+    if let (Some(a), Some(b)) = (run.steady, run.end) {
+        let wall = (b.at - a.at).as_secs_f64();
+        let cpu_us = b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 * 1e6 / ctx.clk_tck as f64;
+        server_json.set("window_s", Json::num(wall));
+        server_json.set("cpu_us", Json::num(cpu_us));
+        server_json.set("cpu_percent", Json::num(cpu_us / 1e6 / wall * 100.0));
+        server_json.set(
+            "cpu_us_per_reader_s",
+            Json::num((playing > 0.0).then(|| cpu_us / (playing * wall))),
+        );
+        server_json.set("steady", sample_json(&a));
+        server_json.set("end", sample_json(&b));
+        server_json.set(
+            "rss_per_reader_kib",
+            Json::num((playing > 0.0).then(|| (b.rss_kib as f64 - idle.rss_kib as f64) / playing)),
+        );
+    }
+    Ok(Json::obj([
+        ("server", Json::str("watchpost")),
+        ("bitrate", Json::str(source.variant.name)),
+        ("source", source.info.clone()),
+        ("readers", Json::num(readers as f64)),
+        ("server_process", server_json),
+        ("client", run.output),
+    ]))
+}
+
+// ---------------------------------------------------------------------------------------
+// W3
+
+fn w3_ttff(ctx: &Ctx, source: &Source, trials: usize) -> Result<Json> {
+    let server = Server::start(
+        ctx,
+        &ServerConfig {
+            name: "w3-ttff",
+            camera: Some(&source.url),
+            idle_cameras: 0,
+            linger: "1s",
+        },
+    )?;
+    let mut out = Vec::new();
+    for cold in [false, true] {
+        eprintln!(
+            "xtask: bench W3 time to first frame, {} ({trials} trials)",
+            if cold { "cold" } else { "warm" }
+        );
+        let mut args: Vec<String> = vec![
+            "--mode".into(),
+            "ttff".into(),
+            "--trials".into(),
+            trials.to_string(),
+            "--idle-timeout-s".into(),
+            "30".into(),
+        ];
+        if cold {
+            args.push("--cold".into());
+        }
+        let run = load_client(
+            ctx,
+            &server,
+            &args,
+            Duration::from_secs(60 + 40 * trials as u64),
+        );
+        match run {
+            Ok(run) => out.push((if cold { "cold" } else { "warm" }, run.output)),
+            Err(e) => {
+                server.stop();
+                return Err(e);
+            }
+        }
+    }
+    let state = server.path_state();
+    server.stop();
+    let mut json = Json::obj(out);
+    json.set(
+        "parameters",
+        Json::obj([
+            ("trials", Json::num(trials as f64)),
+            ("linger", Json::str("1s")),
+            ("source", source.info.clone()),
+            (
+                "definition",
+                Json::str("WHEP POST sent -> first video frame holding an IDR slice at the client"),
+            ),
+        ]),
+    );
+    json.set("path_state_after", Json::str(state.unwrap_or_default()));
+    Ok(json)
+}
+
+fn settled_sample(server: &Server) -> Result<ProcSample> {
+    thread::sleep(Duration::from_secs(3));
+    proc_sample(server.pid())
+}
+
+fn idle_cameras(ctx: &Ctx) -> Result<Json> {
+    eprintln!("xtask: bench idle cost of {IDLE_CAMERAS} configured cameras");
+    let none = Server::start(
+        ctx,
+        &ServerConfig {
+            name: "idle-0",
+            camera: None,
+            idle_cameras: 0,
+            linger: "10s",
+        },
+    )?;
+    let base = settled_sample(&none);
+    none.stop();
+    let base = base?;
+    let many = Server::start(
+        ctx,
+        &ServerConfig {
+            name: "idle-1000",
+            camera: None,
+            idle_cameras: IDLE_CAMERAS,
+            linger: "10s",
+        },
+    )?;
+    let loaded = settled_sample(&many);
+    many.stop();
+    let loaded = loaded?;
+    let per = |a: u64, b: u64| Json::num((b as f64 - a as f64) / IDLE_CAMERAS as f64);
+    Ok(Json::obj([
+        (
+            "parameters",
+            Json::obj([
+                ("cameras", Json::num(IDLE_CAMERAS as f64)),
+                (
+                    "camera_urls",
+                    Json::str("rtsp://127.0.0.1:{1..1000}/main, never connected (nobody watches)"),
+                ),
+                ("settle_s", Json::num(3.0)),
+            ]),
+        ),
+        ("zero_cameras", sample_json(&base)),
+        ("with_cameras", sample_json(&loaded)),
+        (
+            "per_camera",
+            Json::obj([
+                ("rss_kib", per(base.rss_kib, loaded.rss_kib)),
+                ("sockets", per(base.sockets, loaded.sockets)),
+                ("fds", per(base.fds, loaded.fds)),
+                ("threads", per(base.threads, loaded.threads)),
+            ]),
+        ),
+        (
+            "tasks",
+            Json::str(
+                "not observable from outside the process (no runtime metrics endpoint); threads reported",
+            ),
+        ),
+    ]))
+}
+
+// ---------------------------------------------------------------------------------------
+// Soak
+
+fn soak(ctx: &Ctx, source: &Source, cycles: usize) -> Result<Json> {
+    eprintln!("xtask: bench soak, {cycles} cycles");
+    let server = Server::start(
+        ctx,
+        &ServerConfig {
+            name: "soak",
+            camera: Some(&source.url),
+            idle_cameras: 0,
+            linger: "60s",
+        },
+    )?;
+    let soak_args = |n: usize| -> Vec<String> {
+        vec![
+            "--mode".into(),
+            "soak".into(),
+            "--cycles".into(),
+            n.to_string(),
+            "--concurrency".into(),
+            SOAK_CONCURRENCY.to_string(),
+        ]
+    };
+    let result = (|| -> Result<Json> {
+        load_client(ctx, &server, &soak_args(50), Duration::from_secs(300))?;
+        let before = settled_sample(&server)?;
+        let state_before = server.path_state().unwrap_or_default();
+        let run = load_client(
+            ctx,
+            &server,
+            &soak_args(cycles),
+            Duration::from_secs(600 + cycles as u64 / 2),
+        )?;
+        let after = settled_sample(&server)?;
+        let state_after = server.path_state().unwrap_or_default();
+        let rss_change =
+            (after.rss_kib as f64 - before.rss_kib as f64) / before.rss_kib.max(1) as f64 * 100.0;
+        Ok(Json::obj([
+            (
+                "parameters",
+                Json::obj([
+                    ("cycles", Json::num(cycles as f64)),
+                    ("concurrency", Json::num(SOAK_CONCURRENCY as f64)),
+                    ("warm_up_cycles", Json::num(50.0)),
+                    ("linger", Json::str("60s")),
+                    (
+                        "cycle",
+                        Json::str("WHEP POST -> ICE+DTLS -> first media frame -> DELETE"),
+                    ),
+                ]),
+            ),
+            ("before", sample_json(&before)),
+            ("after", sample_json(&after)),
+            ("path_state_before", Json::str(state_before)),
+            ("path_state_after", Json::str(state_after)),
+            ("rss_change_percent", Json::num(rss_change)),
+            (
+                "fds_change",
+                Json::num(after.fds as f64 - before.fds as f64),
+            ),
+            (
+                "sockets_change",
+                Json::num(after.sockets as f64 - before.sockets as f64),
+            ),
+            ("client", run.output),
+        ]))
+    })();
+    server.stop();
+    result
+}
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+fn fmt(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(x) => format!("{x:.decimals$}"),
+        None => "—".into(),
+    }
+}
+
+fn write_markdown(results: &Json, plan: &Plan) -> String {
+    let m = results.get("machine");
+    let mut md = String::new();
+    md.push_str("# Watchpost benchmarks\n\n");
+    md.push_str(&format!(
+        "`cargo xtask bench{}` on {} × {}, {} MiB, Linux {}, {} (commit {}{}). Server on CPU 1, \
+         load client and source on CPU 0, loopback only. Full data: `results.json`.\n\n",
+        if plan.quick { " --quick" } else { "" },
+        fmt(m.get("nproc").as_f64(), 0),
+        m.get("cpu_model").as_str().unwrap_or("?"),
+        fmt(m.get("mem_total_kib").as_f64().map(|k| k / 1024.0), 0),
+        m.get("kernel").as_str().unwrap_or("?"),
+        m.get("date_utc").as_str().unwrap_or("?"),
+        m.get("git_commit")
+            .as_str()
+            .unwrap_or("?")
+            .get(..10)
+            .unwrap_or("?"),
+        if m.get("git_dirty") == &Json::Bool(true) {
+            ", dirty"
+        } else {
+            ""
+        },
+    ));
+    let w1 = results.get("w1_fanout");
+    if let Json::Arr(runs) = w1.get("runs") {
+        md.push_str(&format!(
+            "## W1 fan-out (one camera → N WHEP readers, {} s measured per run)\n\n\
+             Targets: CPU ≤ 500 µs per reader-second at 600 kbit/s and ≤ ¼ of Janus's; \
+             latency p99 < 10 ms, no drift.\n\n\
+             | bitrate | N | playing/failed | server CPU µs/reader·s | server CPU % | RSS MiB | RSS/reader KiB | latency p50 / p99 ms | drift ms | lost packets / frames | client CPU % | Janus |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+            fmt(w1.at(&["parameters", "duration_s"]).as_f64(), 0)
+        ));
+        for r in runs {
+            let c = r.at(&["client", "result"]);
+            let s = r.get("server_process");
+            md.push_str(&format!(
+                "| {} ({} kbit/s) | {} | {}/{} | {} | {} | {} | {} | {} / {} (n={}) | {} | {} / {} | {} | not run |\n",
+                r.get("bitrate").as_str().unwrap_or("?"),
+                fmt(r.at(&["source", "kbps"]).as_f64(), 0),
+                fmt(r.get("readers").as_f64(), 0),
+                fmt(c.get("playing").as_f64(), 0),
+                fmt(c.get("failed").as_f64(), 0),
+                fmt(s.get("cpu_us_per_reader_s").as_f64(), 0),
+                fmt(s.get("cpu_percent").as_f64(), 1),
+                fmt(s.at(&["end", "rss_kib"]).as_f64().map(|k| k / 1024.0), 1),
+                fmt(s.get("rss_per_reader_kib").as_f64(), 0),
+                fmt(c.at(&["latency_ms", "p50"]).as_f64(), 2),
+                fmt(c.at(&["latency_ms", "p99"]).as_f64(), 2),
+                fmt(c.at(&["latency_ms", "count"]).as_f64(), 0),
+                fmt(c.get("latency_drift_ms").as_f64(), 2),
+                fmt(c.at(&["totals", "packets_lost"]).as_f64(), 0),
+                fmt(c.at(&["totals", "frames_lost"]).as_f64(), 0),
+                fmt(c.get("client_cpu_percent").as_f64(), 0),
+            ));
+        }
+        md.push_str(
+            "\nLatency: ingest at the server → last packet at the client, exact samples (one \
+             per reader-second from RTCP sender reports; see `fixtures/src/load/reader.rs`). \
+             RSS/reader: (RSS at the end of the window − idle server) / readers, path \
+             included. Client CPU near 100 % means the client, not the server, limits the run.\n\n",
+        );
+    }
+    md.push_str("## W2 RTSP readers\n\nNot yet: needs the RTSP re-serve.\n\n");
+    let w3 = results.get("w3_time_to_first_frame");
+    if w3 != &Json::Null {
+        md.push_str(&format!(
+            "## W3 time to first frame ({} trials each; WHEP POST → first IDR at the client)\n\n\
+             | start | ok | p50 ms | p95 ms | max ms | target |\n|---|---:|---:|---:|---:|---|\n",
+            fmt(w3.at(&["parameters", "trials"]).as_f64(), 0)
+        ));
+        for (key, target) in [("warm", "p95 ≤ 150 ms"), ("cold", "—")] {
+            let r = w3.at(&[key, "result"]);
+            md.push_str(&format!(
+                "| {key} | {}/{} | {} | {} | {} | {target} |\n",
+                fmt(r.get("ok").as_f64(), 0),
+                fmt(r.get("trials").as_f64(), 0),
+                fmt(r.at(&["ttff_ms", "p50"]).as_f64(), 1),
+                fmt(r.at(&["ttff_ms", "p95"]).as_f64(), 1),
+                fmt(r.at(&["ttff_ms", "max"]).as_f64(), 1),
+            ));
+        }
+        md.push('\n');
+    }
+    let idle = results.get("w3_idle_cameras");
+    if idle != &Json::Null {
+        md.push_str(&format!(
+            "## Idle cost of {} configured, unwatched cameras\n\n\
+             | | RSS MiB | sockets | descriptors | threads |\n|---|---:|---:|---:|---:|\n",
+            fmt(idle.at(&["parameters", "cameras"]).as_f64(), 0)
+        ));
+        for (label, key) in [
+            ("0 cameras", "zero_cameras"),
+            ("1000 cameras", "with_cameras"),
+        ] {
+            let s = idle.get(key);
+            md.push_str(&format!(
+                "| {label} | {} | {} | {} | {} |\n",
+                fmt(s.get("rss_kib").as_f64().map(|k| k / 1024.0), 1),
+                fmt(s.get("sockets").as_f64(), 0),
+                fmt(s.get("fds").as_f64(), 0),
+                fmt(s.get("threads").as_f64(), 0),
+            ));
+        }
+        let p = idle.get("per_camera");
+        md.push_str(&format!(
+            "| per camera | {} KiB | {} | {} | {} |\n\nTarget: ≤ 20 KB and no socket per idle camera. \
+             (Tokio tasks are not observable from outside the process.)\n\n",
+            fmt(p.get("rss_kib").as_f64(), 1),
+            fmt(p.get("sockets").as_f64(), 3),
+            fmt(p.get("fds").as_f64(), 3),
+            fmt(p.get("threads").as_f64(), 3),
+        ));
+    }
+    let soak = results.get("soak");
+    if soak != &Json::Null {
+        let c = soak.at(&["client", "result"]);
+        md.push_str(&format!(
+            "## Soak ({} WHEP connect/disconnect cycles, {} at a time)\n\n\
+             | | RSS MiB | descriptors | sockets | threads |\n|---|---:|---:|---:|---:|\n\
+             | before | {} | {} | {} | {} |\n| after | {} | {} | {} | {} |\n\n\
+             Cycles ok: {}/{} in {} s (cycle p50 {} ms). RSS change {} % (target: within 5 %); \
+             descriptors {:+} (target: back to baseline).\n\n",
+            fmt(soak.at(&["parameters", "cycles"]).as_f64(), 0),
+            fmt(soak.at(&["parameters", "concurrency"]).as_f64(), 0),
+            fmt(
+                soak.at(&["before", "rss_kib"]).as_f64().map(|k| k / 1024.0),
+                1
+            ),
+            fmt(soak.at(&["before", "fds"]).as_f64(), 0),
+            fmt(soak.at(&["before", "sockets"]).as_f64(), 0),
+            fmt(soak.at(&["before", "threads"]).as_f64(), 0),
+            fmt(
+                soak.at(&["after", "rss_kib"]).as_f64().map(|k| k / 1024.0),
+                1
+            ),
+            fmt(soak.at(&["after", "fds"]).as_f64(), 0),
+            fmt(soak.at(&["after", "sockets"]).as_f64(), 0),
+            fmt(soak.at(&["after", "threads"]).as_f64(), 0),
+            fmt(c.get("ok").as_f64(), 0),
+            fmt(c.get("cycles").as_f64(), 0),
+            fmt(c.get("elapsed_s").as_f64(), 1),
+            fmt(c.at(&["cycle_ms", "p50"]).as_f64(), 1),
+            fmt(soak.get("rss_change_percent").as_f64(), 2),
+            soak.get("fds_change").as_f64().unwrap_or(f64::NAN) as i64,
+        ));
+    }
+    md.push_str("## Janus side by side\n\nNot run yet (hook in `xtask/src/bench.rs`).\n");
+    md
+}
