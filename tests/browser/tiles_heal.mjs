@@ -6,21 +6,11 @@
 //
 // Usage: node tiles_heal.mjs INDEX_URL TIMEOUT_MS
 // Prints `RESULT {"first":…,"second":…,"framesDecoded":…}`; exits 0 on success.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [url, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 90000);
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchChromium();
 let code = 1;
 const result = { first: null, second: null, framesDecoded: 0 };
 // The one tile's current session and frames decoded by its peer connection.

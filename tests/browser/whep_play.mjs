@@ -12,25 +12,14 @@
 //   server's passive one.
 // --restart-ice: once playing, the page restarts ICE (WHEP PATCH); success then also needs
 //   the restart to have completed and 25 more frames decoded after it.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter(a => a.startsWith('--')));
 const [url, timeoutArg] = args.filter(a => !a.startsWith('--'));
 const timeoutMs = Number(timeoutArg || 60000);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchChromium();
 let code = 1;
 let last = {};
 try {
