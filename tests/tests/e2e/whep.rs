@@ -445,44 +445,42 @@ async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
     server.stop().await;
 }
 
-/// AAC cannot travel over WebRTC: aiortc offers Opus and hears the path's one AAC → Opus
-/// transcoder.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
+/// aiortc plays a camera whose audio is `audio` (for 2 s, ≥ 10 video frames) and must hear
+/// 48 kHz Opus answered as `opus/48000`; returns its result and the path's stats after.
+async fn aiortc_hears_opus_from(
+    name: &str,
+    audio: AudioCodec,
+) -> (serde_json::Value, serde_json::Value) {
     let python = test_python();
     let mut camera = test_camera("cam");
-    camera.main.audio = AudioCodec::Aac;
-    let server = start_camera("whep-aiortc-aac", camera, |_| {}).await;
+    camera.main.audio = audio;
+    let server = start_camera(name, camera, |_| {}).await;
     let url = format!("http://{}/whep/cam/main", server.http);
     let result = play_with_aiortc(&python, &url, 10, 2).await;
     assert!(result["audio_frames"].as_u64().unwrap() > 0, "{result}");
     assert_eq!(result["audio_rate"], 48000, "{result}");
     let codecs = result["answer_codecs"].to_string().to_lowercase();
     assert!(codecs.contains("opus/48000"), "{result}");
-    assert_eq!(result["delete_status"], 204, "{result}");
     let path = get_json(server.http, "/api/v1/paths/cam/main").await;
-    assert_eq!(path["transcoders_started"], 1, "{path}");
     wait_no_sessions(server.http).await;
     server.stop().await;
+    (result, path)
+}
+
+/// AAC cannot travel over WebRTC: aiortc offers Opus and hears the path's one AAC → Opus
+/// transcoder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiortc_hears_the_aac_camera_as_opus_over_whep() {
+    let (result, path) = aiortc_hears_opus_from("whep-aiortc-aac", AudioCodec::Aac).await;
+    assert_eq!(result["delete_status"], 204, "{result}");
+    assert_eq!(path["transcoders_started"], 1, "{path}");
 }
 
 /// Opus from the camera passes through: no transcoder starts, aiortc decodes 48 kHz Opus.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aiortc_hears_the_opus_camera_passed_through() {
-    let python = test_python();
-    let mut camera = test_camera("cam");
-    camera.main.audio = AudioCodec::Opus;
-    let server = start_camera("whep-aiortc-opus", camera, |_| {}).await;
-    let url = format!("http://{}/whep/cam/main", server.http);
-    let result = play_with_aiortc(&python, &url, 10, 2).await;
-    assert!(result["audio_frames"].as_u64().unwrap() > 0, "{result}");
-    assert_eq!(result["audio_rate"], 48000, "{result}");
-    let codecs = result["answer_codecs"].to_string().to_lowercase();
-    assert!(codecs.contains("opus/48000"), "{result}");
-    let path = get_json(server.http, "/api/v1/paths/cam/main").await;
+    let (_, path) = aiortc_hears_opus_from("whep-aiortc-opus", AudioCodec::Opus).await;
     assert_eq!(path["transcoders_started"], 0, "passed through: {path}");
-    wait_no_sessions(server.http).await;
-    server.stop().await;
 }
 
 /// The AAC camera in Chromium: video decodes and the audio arrives as Opus (the path's
