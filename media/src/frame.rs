@@ -186,4 +186,8 @@ pub struct Frame {
     /// When the frame was complete at the source (the hub's clock), for latency and
     /// statistics.
     pub received: Instant,
+    /// The frame's RTP payloads, packetized once by the first egress session that needs
+    /// them and shared by every clone of the frame. A new frame starts with
+    /// `PayloadCache::default()`; a frame whose `data` is changed must get a new one.
+    pub rtp: crate::payload::PayloadCache,
 }

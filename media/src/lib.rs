@@ -22,6 +22,7 @@ pub mod codec;
 pub mod frame;
 pub mod hub;
 pub mod ingest;
+pub mod payload;
 pub mod webrtc;
 
 pub use frame::{CodecParams, Frame, MediaKind, Track};

@@ -136,6 +136,7 @@ impl Source for Camera {
                         data: data.into(),
                         new_params: None,
                         received: Instant::now(),
+                        rtp: Default::default(),
                     });
                 }
                 let mut audio = (self.seq.fetch_add(1, Ordering::SeqCst) as u64)
@@ -149,6 +150,7 @@ impl Source for Camera {
                     data: audio.into(),
                     new_params: None,
                     received: Instant::now(),
+                    rtp: Default::default(),
                 });
                 n += 1;
             }

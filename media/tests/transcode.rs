@@ -353,6 +353,7 @@ impl Source for ScriptedCamera {
                     data: frame.data.clone(),
                     new_params: frame.new_params.clone(),
                     received: tokio::time::Instant::now(),
+                    rtp: Default::default(),
                 });
                 at += frame.duration;
             }

@@ -1,6 +1,8 @@
 //! The body of the `annexb_h264_sps` fuzz target (`fuzz/fuzz_targets/`), shared with the
 //! unit test that replays the fuzz corpus, so both run exactly the same checks.
 //!
+//! Also packetizes the input into RTP payloads and back (`crate::payload`).
+//!
 //! Not part of the media API: it panics when a parser breaks one of its own invariants,
 //! which is what a fuzzer looks for.
 
@@ -55,6 +57,40 @@ pub fn annexb_h264_sps(data: &[u8]) {
             break;
         }
         assert!(r.bits_left() < before, "ue(v) consumed nothing");
+    }
+    rtp_round_trip(data);
+}
+
+/// Packetizes `data` as an H.264 and as an H.265 access unit (`crate::payload`) at a
+/// few payload budgets: every payload fits, and depacketizing gives back exactly the NAL
+/// units that are not access unit delimiters or of a type the payload format reserves.
+fn rtp_round_trip(data: &[u8]) {
+    use crate::payload::{Format, depacketize, packetize};
+    for (format, header, is_aud) in [
+        (
+            Format::H264,
+            1,
+            (|n: &[u8]| matches!(n[0] & 0x1f, 9 | 24..=31)) as fn(&[u8]) -> bool,
+        ),
+        (Format::H265, 2, |n: &[u8]| {
+            matches!((n[0] >> 1) & 0x3f, 35 | 48..=63)
+        }),
+    ] {
+        let expected: Vec<&[u8]> = annexb::nal_units(data)
+            .filter(|n| n.len() >= header && !is_aud(n))
+            .collect();
+        for max in [16, 100, 1100] {
+            let payloads = packetize(format, data, max);
+            assert!(
+                payloads.iter().all(|p| p.len() <= max),
+                "payload over budget"
+            );
+            let back = depacketize(format, &payloads).expect("our own payloads parse");
+            assert_eq!(
+                back, expected,
+                "{format:?} at {max} bytes: NAL units changed"
+            );
+        }
     }
 }
 

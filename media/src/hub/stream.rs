@@ -356,6 +356,7 @@ impl StreamShared {
                     data,
                     new_params: None,
                     received: Instant::now(),
+                    rtp: Default::default(),
                 };
                 // Never waits: an Opus reader that is behind drops, as for any frame.
                 let starts_gop = inner.lead_video.is_none();
@@ -728,6 +729,7 @@ mod tests {
             data: Bytes::copy_from_slice(data),
             new_params: None,
             received: Instant::now(),
+            rtp: Default::default(),
         }
     }
 

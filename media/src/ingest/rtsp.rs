@@ -963,6 +963,7 @@ impl TrackState {
                     data: Bytes::from(data),
                     new_params: self.pending_params.take(),
                     received: Instant::now(),
+                    rtp: Default::default(),
                 });
             }
             Depacketized::Audio { pts, loss, data } => {
@@ -975,6 +976,7 @@ impl TrackState {
                     data,
                     new_params: self.pending_params.take(),
                     received: Instant::now(),
+                    rtp: Default::default(),
                 });
             }
         }

@@ -45,6 +45,7 @@ pub mod mux;
 pub mod negotiate;
 pub mod session;
 pub mod trickle;
+pub mod udp;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -101,6 +101,8 @@ struct SessionEntry {
 
 pub(super) struct Shared {
     socket: Arc<UdpSocket>,
+    /// Whether a viewer's datagrams of one frame leave in one system call.
+    gso: super::udp::Gso,
     local_addr: SocketAddr,
     /// The ICE-TCP listener's address, when `webrtc.tcp_listen` is set.
     tcp_addr: Option<SocketAddr>,
@@ -176,6 +178,7 @@ impl Shared {
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             socket: Arc::new(socket),
+            gso: super::udp::Gso::new(),
             local_addr,
             tcp_addr,
             tcp_writers: Mutex::new(HashMap::new()),
@@ -240,23 +243,15 @@ impl Shared {
             .map_err(|_| WebRtcError::UnknownSession(id.to_owned()))?
     }
 
-    /// Sends one packet to a viewer: on the UDP socket, or queued to its TCP connection
-    /// (dropped when that queue is full or the connection is gone).
-    async fn send(&self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
-        match transport {
-            Transport::Udp => {
-                if let Err(e) = self.socket.send_to(&data, destination).await {
-                    tracing::trace!(error = %e, %destination, "send failed");
-                }
-            }
-            Transport::Tcp => {
-                let writer = lock(&self.tcp_writers).get(&destination).cloned();
-                let sent = writer.is_some_and(|w| w.try_send(data).is_ok());
-                if !sent {
-                    self.tcp_dropped
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
+    /// Queues one packet to a viewer's ICE-TCP connection (dropped, and counted, when that
+    /// queue is full or the connection is gone). UDP goes out in batches
+    /// ([`super::udp`]).
+    fn send_tcp(&self, destination: SocketAddr, data: Vec<u8>) {
+        let writer = lock(&self.tcp_writers).get(&destination).cloned();
+        let sent = writer.is_some_and(|w| w.try_send(data).is_ok());
+        if !sent {
+            self.tcp_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -663,6 +658,8 @@ async fn session_task(
         id: id.clone(),
     };
     let mut known: HashSet<(Transport, SocketAddr)> = HashSet::new();
+    let mut last_destination: Option<(Transport, SocketAddr)> = None;
+    let mut batch = super::udp::Batch::default();
     let mut publish_at = Instant::now();
     let reason = 'run: loop {
         // 1. Drain output.
@@ -673,13 +670,33 @@ async fn session_task(
                     destination,
                     data,
                 } => {
-                    if known.insert((transport, destination)) {
-                        shared.learn(transport, destination, &id);
+                    // Hash only when the destination changes, not for every packet.
+                    if last_destination != Some((transport, destination)) {
+                        last_destination = Some((transport, destination));
+                        if known.insert((transport, destination)) {
+                            shared.learn(transport, destination, &id);
+                        }
                     }
-                    shared.send(transport, destination, data).await;
+                    match transport {
+                        // Collected, and sent together when the session has nothing more
+                        // (one frame's packets: one system call).
+                        Transport::Udp => {
+                            if !batch.try_push(destination, &data) {
+                                shared.gso.send(&shared.socket, &mut batch).await;
+                                batch.try_push(destination, &data);
+                            }
+                        }
+                        Transport::Tcp => shared.send_tcp(destination, data),
+                    }
                 }
-                Poll::Wait(at) => break at,
-                Poll::Closed(reason) => break 'run reason,
+                Poll::Wait(at) => {
+                    shared.gso.send(&shared.socket, &mut batch).await;
+                    break at;
+                }
+                Poll::Closed(reason) => {
+                    shared.gso.send(&shared.socket, &mut batch).await;
+                    break 'run reason;
+                }
             }
         };
         let now = Instant::now();

@@ -15,15 +15,15 @@
 //! No sockets, no clock, no tasks here: time comes in as arguments, so tests can drive it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, FormatParams};
-use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as RtcKind, Mid, Pt};
 use str0m::net::{Protocol, Receive, TcpType};
+use str0m::rtp::{Extension, RtpWrite};
 use str0m::stats::{MediaEgressStats, PeerStats};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -32,6 +32,15 @@ use super::negotiate::{OfferSummary, Plan, TrackPlan, negotiate};
 use super::trickle::{self, IceFragment};
 use crate::frame::{Frame, Track};
 use crate::hub::ReaderEvent;
+use crate::payload;
+
+/// The largest RTP payload we send: with the 12-byte RTP header, the `mid` extension
+/// (8 bytes) and the SRTP tag (16) a packet stays inside str0m's 1150-byte datagram
+/// target, well under any path MTU.
+pub const RTP_PAYLOAD_MAX: usize = 1100;
+
+/// Our preferred id of the `mid` RTP header extension (the offer's id wins).
+const MID_EXTENSION_ID: u8 = 4;
 
 /// A viewer that has not completed ICE and DTLS within this time is given up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -302,9 +311,13 @@ impl Timeline {
 
 struct Outgoing {
     plan: TrackPlan,
+    /// How frames of this track become RTP payloads.
+    format: payload::Format,
     mid: Option<Mid>,
+    /// The extended RTP sequence number of the next packet (starts below 2^15: the
+    /// rollover counter stays 0, as a receiver assumes without signalling).
+    next_seq: Option<u64>,
     timeline: Timeline,
-    frequency: Frequency,
     stats: TrackStats,
 }
 
@@ -384,7 +397,7 @@ fn codec_of(name: &str) -> Option<Codec> {
     })
 }
 
-fn add_to_config(config: &mut RtcConfig, plan: &TrackPlan) -> Result<Frequency, WebRtcError> {
+fn add_to_config(config: &mut RtcConfig, plan: &TrackPlan) -> Result<(), WebRtcError> {
     let codec = codec_of(&plan.codec.name)
         .ok_or_else(|| WebRtcError::Rtc(format!("cannot send {}", plan.codec.name)))?;
     let rate = Frequency::new(plan.codec.clock_rate)
@@ -397,8 +410,10 @@ fn add_to_config(config: &mut RtcConfig, plan: &TrackPlan) -> Result<Frequency, 
         plan.codec.channels,
         FormatParams::parse_line(&plan.codec.fmtp),
     );
-    Frequency::new(plan.clock_rate)
-        .ok_or_else(|| WebRtcError::Rtc("a track with a clock rate of 0".into()))
+    if plan.clock_rate == 0 {
+        return Err(WebRtcError::Rtc("a track with a clock rate of 0".into()));
+    }
+    Ok(())
 }
 
 impl WhepSession {
@@ -422,26 +437,43 @@ impl WhepSession {
         } = negotiate(tracks, &summary)?;
 
         let mut config = RtcConfig::new()
+            // We hand str0m RTP payloads, packetized once per frame for all viewers (see
+            // `send`), not frames to packetize once per viewer.
+            .set_rtp_mode(true)
             .clear_codecs()
+            // One RTP header extension: the BUNDLE `mid`. We estimate no bandwidth (the
+            // camera's bitrate is relayed as it is), so transport-wide sequence numbers and
+            // abs-send-time would only cost bytes and CPU on every packet and bring a stream
+            // of transport-cc feedback back; audio level and video orientation are unused.
+            // The answer carries the offer's id for it.
+            .clear_extension_map()
+            .set_extension(MID_EXTENSION_ID, Extension::RtpMid)
             .set_dtls_cert(setup.cert.clone())
-            // Packet history for NACK answers (RTX): about two seconds of video.
+            // Packet history for NACK answers (RTX): at most 2000 packets and (str0m) 3 s;
+            // the payloads in it are the ones shared by all viewers of the frame.
             .set_send_buffer_video(2000)
             .set_stats_interval(Some(Duration::from_secs(1)));
         let mut outgoing = |plan: Option<TrackPlan>,
                             kind: &'static str|
          -> Result<Option<Outgoing>, WebRtcError> {
             let Some(plan) = plan else { return Ok(None) };
-            let frequency = add_to_config(&mut config, &plan)?;
+            add_to_config(&mut config, &plan)?;
             let stats = TrackStats {
                 kind,
                 codec: plan.codec.name.clone(),
                 ..TrackStats::default()
             };
+            let format = match plan.codec.name.as_str() {
+                "H264" => payload::Format::H264,
+                "H265" => payload::Format::H265,
+                _ => payload::Format::Whole,
+            };
             Ok(Some(Outgoing {
                 plan,
+                format,
                 mid: None,
+                next_seq: None,
                 timeline: Timeline::default(),
-                frequency,
                 stats,
             }))
         };
@@ -736,22 +768,42 @@ impl WhepSession {
         self.send(now, frame, is_video, ticks);
     }
 
-    /// Hands one frame to str0m at RTP time `ticks`; counts it. `false` if not written.
+    /// Hands one frame to str0m at RTP time `ticks`, as RTP packets whose payloads are
+    /// shared with every other viewer of the frame ([`Frame::rtp`]); counts it. `false`
+    /// if not written.
     fn send(&mut self, now: Instant, frame: &Frame, is_video: bool, ticks: u64) -> bool {
-        let out = if is_video { &self.video } else { &self.audio };
+        let out = if is_video {
+            &mut self.video
+        } else {
+            &mut self.audio
+        };
         let Some(out) = out else { return false };
         let Some(mid) = out.mid else { return false };
-        let rtp_time = MediaTime::new(ticks, out.frequency);
         let pt = Pt::from(out.plan.codec.pt);
-        let Some(writer) = self.rtc.writer(mid) else {
+        let payloads = frame.rtp.get(out.format, &frame.data, RTP_PAYLOAD_MAX);
+        let Some(last) = payloads.len().checked_sub(1) else {
             return false;
         };
-        // str0m takes H.264/H.265 in Annex B and fragments it (FU-A/FU); G.711 and Opus
-        // frames are one packet each.
-        let data: Arc<[u8]> = Arc::from(&frame.data[..]);
-        if let Err(e) = writer.write(pt, frame.received.into_std(), rtp_time, data) {
-            tracing::debug!(error = %e, "frame not written");
+        let mut direct = self.rtc.direct_api();
+        let Some(stream) = direct.stream_tx_by_mid(mid, None) else {
             return false;
+        };
+        let seq = out
+            .next_seq
+            .get_or_insert_with(|| u64::from(*stream.ssrc() as u16 & 0x7fff));
+        // RTP time wraps at 2^32 as the header's field does.
+        let rtp_time = ticks as u32;
+        let wallclock = frame.received.into_std();
+        for (i, p) in payloads.iter().enumerate() {
+            let write = RtpWrite::new(pt, (*seq).into(), rtp_time, wallclock, p.clone())
+                // The marker ends a video frame; audio frames are one packet each and
+                // carry it only at a talkspurt start, which relayed audio does not know.
+                .marker(is_video && i == last)
+                // Video packets stay in the history for NACK answers (RTX); audio is not
+                // worth repeating late.
+                .nackable(is_video);
+            stream.write_rtp(write);
+            *seq += 1;
         }
         if is_video {
             self.stats.video_frames += 1;
@@ -1551,6 +1603,7 @@ mod tests {
             data: Bytes::from(data),
             new_params: None,
             received: tokio::time::Instant::now(),
+            rtp: Default::default(),
         }
     }
 
