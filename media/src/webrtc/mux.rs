@@ -662,9 +662,14 @@ async fn session_task(
     let mut batch = super::udp::Batch::default();
     let mut publish_at = Instant::now();
     let reason = 'run: loop {
-        // 1. Drain output.
+        // 1. Drain output. A timeout that is already due (str0m asks for one right after
+        // new media is written) is handled here rather than through the timer and a
+        // round trip through the scheduler; a few in a row at most, then the select below
+        // gets its turn.
+        let mut due_in_a_row = 0;
         let deadline = loop {
-            match session.poll(Instant::now().into_std()) {
+            let now = Instant::now().into_std();
+            match session.poll(now) {
                 Poll::Transmit {
                     transport,
                     destination,
@@ -688,6 +693,10 @@ async fn session_task(
                         }
                         Transport::Tcp => shared.send_tcp(destination, data),
                     }
+                }
+                Poll::Wait(at) if at <= now && due_in_a_row < 8 => {
+                    due_in_a_row += 1;
+                    session.handle_timeout(now);
                 }
                 Poll::Wait(at) => {
                     shared.gso.send(&shared.socket, &mut batch).await;
