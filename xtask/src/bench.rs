@@ -10,13 +10,16 @@
 //!   25 fps, H.264 Main, a key frame every 2 s, no B-frames, CBR at 600 kbit/s and
 //!   2 Mbit/s, are encoded once with GStreamer (`x264enc`, `nal-hrd=cbr`) into
 //!   `<target>/bench/` and served by `watchpost-whep-load --mode serve-clip`: packetized
-//!   once into RTP, replayed over RTSP (interleaved TCP) in a loop with continuous
-//!   sequence numbers and timestamps.
+//!   once into RTP, replayed over RTSP in a loop with continuous sequence numbers and
+//!   timestamps, RTP interleaved over TCP to Watchpost and over UDP (loopback) to Janus,
+//!   whose RTSP client knows nothing else; each RTSP connection replays the clip from its
+//!   first picture.
 //! - CPUs: the server runs under `taskset -c 1`, the load client and the source under
 //!   `taskset -c 0`. Every benchmark starts a fresh server (its own data directory, log
 //!   at warn level, logs in `<target>/bench/logs/`), on free loopback ports.
-//! - Server figures come from `/proc/<pid>/stat` (utime + stime, in clock ticks of
-//!   `getconf CLK_TCK`, 100 if that fails), `/proc/<pid>/status` (VmRSS, Threads) and
+//! - Server figures come from `/proc/<pid>/stat` (utime and stime, fields 14 and 15, in
+//!   clock ticks of `getconf CLK_TCK`, 100 if that fails; reported apart — user, system —
+//!   and added up), `/proc/<pid>/status` (VmRSS, Threads) and
 //!   `/proc/<pid>/fd` (descriptors; sockets are the `socket:[…]` links). The load client
 //!   marks its measured window on stderr (`phase=steady` … `phase=end`); the server is
 //!   sampled at those two moments.
@@ -24,10 +27,11 @@
 //! # Benchmarks
 //!
 //! - **W1 fan-out**: one camera path, N WHEP readers (N ∈ {1, 10, 50, 100, 200, 500};
-//!   `--quick`: {1, 10, 50}), both bitrates: server CPU µs per reader-second, RSS and RSS
-//!   per reader (growth over the idle server, path included), delivery latency p50/p99
-//!   (exact samples, one per reader-second) and drift, packets/frames lost, readers
-//!   playing/failed.
+//!   `--quick`: {1, 10, 50}), both bitrates: server CPU µs per reader-second (user,
+//!   system, total), RSS and RSS per reader (growth over the idle server, path included),
+//!   delivery latency p50/p99 (exact samples, one per reader-second) and drift,
+//!   packets/frames lost, readers playing/failed. Each run is repeated against Janus
+//!   (below) and the table prints Watchpost/Janus ratios.
 //! - **W2 RTSP readers**: not yet — needs the RTSP re-serve; the results say so.
 //! - **W3 time to first frame**: warm (a reader keeps the path playing) and cold (the path
 //!   is idle before each trial; linger 1 s), p50/p95 over 50 trials (`--quick`: 20).
@@ -38,7 +42,39 @@
 //!   warm-up cycles; server RSS and descriptors before and after (linger 60 s, so the path
 //!   is running at both samples).
 //!
-//! Janus side by side: see the `JANUS HOOK` below (`bench_janus.rs` starts and stops Janus).
+//! # Janus side by side
+//!
+//! After each W1 run, the same source and N against Janus 1.1.2 (Debian's `janus`):
+//! `bench_janus.rs` starts it on loopback with one `rtsp` mountpoint of the streaming
+//! plugin on the clip source (video only; the clip has no audio) and its HTTP API, the load
+//! client runs the same fan-out (`--server janus`: Janus offers, every reader answers, a
+//! keepalive every 25 s, the session destroyed at the end; `fixtures/src/load/janus.rs`),
+//! and Janus's `/proc` is sampled exactly like Watchpost's (`w1_run` serves both). Without
+//! `/usr/bin/janus` the runs are skipped and `results.json` says so.
+//!
+//! Options, chosen for Janus's best showing on one core: pinned to CPU 1 like Watchpost
+//! (`taskset`); `event_loops = 1`: one static GLib loop for every viewer's media — the
+//! default, 0, gives each handle a thread and a loop of its own, which on one core only adds
+//! wake-ups and context switches (measured with `--quick`, 50 viewers: 7369 against 2450 µs
+//! per viewer-second at 600 kbit/s, 12249 against 5373 at 2 Mbit/s); mountpoint
+//! `threads = 0`: the mountpoint's RTP thread relays to every viewer itself (one helper
+//! thread measured no better: 2949 and 5350 µs); `debug_level = 3`, warnings and errors
+//! (the default, 4, logs every join; at 3 the log holds the start-up lines only);
+//! `videobufferkf` off (Janus's default: a new viewer starts at the next key frame, at most
+//! 2 s on; outside the measured window either way); the default `session_timeout` of 60 s.
+//!
+//! Two differences to keep in mind: Janus's mountpoint pulls the camera from its start, so
+//! its idle sample (the base of RSS per reader) already holds the stream, where Watchpost's
+//! on-demand path is not running yet; and **latency is not comparable**. The load client
+//! measures a frame's latency through the server's RTCP sender reports, which Watchpost
+//! (str0m) anchors at the frame's *ingest* wallclock. Janus 1.1.2's reports
+//! (`janus_ice_outgoing_rtcp_handle` in `src/ice.c`) carry `rtp = last_rtp_ts + (now −
+//! last_ntp_ts) · rate`, where `last_ntp_ts` is the wallclock at which Janus had just *sent*
+//! the newest frame's first packet to that one viewer: the same arithmetic would give
+//! Janus's last hop (its socket → the reader) only, without its ingest-to-send delay —
+//! the very fan-out cost under test. So the Janus rows print `n/c` for latency and drift
+//! (the client's raw figures stay in `results.json`, flagged `"latency_comparable":
+//! false`), and the ratio row has no latency ratio.
 //!
 //! No figure is judged here: the targets are printed beside the measurements.
 
@@ -52,6 +88,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::bench_janus::{JANUS_BINARY, JanusOptions, JanusServer};
 use crate::json::Json;
 use crate::{Result, cargo, root, run, target_dir};
 
@@ -207,7 +244,8 @@ pub fn bench(args: &[String]) -> Result {
                 "source",
                 Json::str(format!(
                     "pre-encoded H.264 clips, 1280x720 {FPS} fps, GOP 50, no B-frames, CBR; \
-                     served looped over RTSP/TCP by watchpost-whep-load --mode serve-clip"
+                     served looped over RTSP by watchpost-whep-load --mode serve-clip \
+                     (Watchpost pulls RTP interleaved over TCP, Janus RTP over UDP)"
                 )),
             ),
             ("clk_tck", Json::num(clk_tck as f64)),
@@ -215,38 +253,68 @@ pub fn bench(args: &[String]) -> Result {
     ));
 
     if plan.wants("W1") {
+        let janus = janus_available();
         let mut runs = Vec::new();
         for v in VARIANTS {
             let source = Source::start(&ctx, &clips[v.name], v)?;
             for &n in plan.readers() {
                 eprintln!("xtask: bench W1 {} N={n}", v.name);
-                let r = w1_run(&ctx, &source, n, plan.w1_duration_s())?;
+                let r = w1_run(
+                    &ctx,
+                    &source,
+                    n,
+                    plan.w1_duration_s(),
+                    ServerKind::Watchpost,
+                )?;
                 runs.push(r);
-                // JANUS HOOK: the same source and N against Janus 1.1.2 belongs here:
-                // start `bench_janus::JanusServer` on `source.url`, run the load client
-                // with Janus signalling (fixtures/src/load/janus.rs) for the same N and
-                // duration, sample Janus's /proc the same way, and push a run with
-                // `"server": "janus"`; `write_markdown` then prints Watchpost/Janus ratios.
+                // The same source and N against Janus: the clip source serves it RTP over
+                // UDP (Janus's RTSP client knows nothing else), Watchpost over TCP.
+                if janus.is_ok() {
+                    eprintln!("xtask: bench W1 {} N={n}, Janus", v.name);
+                    let kind = ServerKind::Janus;
+                    match w1_run(&ctx, &source, n, plan.w1_duration_s(), kind) {
+                        Ok(r) => runs.push(r),
+                        Err(e) => {
+                            eprintln!("xtask: Janus run failed: {e}");
+                            runs.push(Json::obj([
+                                ("server", Json::str(kind.name())),
+                                ("bitrate", Json::str(v.name)),
+                                ("source", source.info.clone()),
+                                ("readers", Json::num(n as f64)),
+                                ("error", Json::str(e)),
+                            ]));
+                        }
+                    }
+                }
             }
             source.stop();
         }
+        let janus = match &janus {
+            Ok(version) => janus_json(version),
+            Err(skipped) => Json::str(skipped.as_str()),
+        };
         results.push((
             "w1_fanout".into(),
             Json::obj([
                 (
                     "parameters",
                     Json::obj([
-                        ("readers", Json::Arr(plan.readers().iter().map(|&n| Json::num(n as f64)).collect())),
+                        (
+                            "readers",
+                            Json::Arr(
+                                plan.readers()
+                                    .iter()
+                                    .map(|&n| Json::num(n as f64))
+                                    .collect(),
+                            ),
+                        ),
                         ("duration_s", Json::num(plan.w1_duration_s() as f64)),
                         ("ramp_ms", Json::num(RAMP_MS as f64)),
                         ("path", Json::str("bench/main")),
                     ]),
                 ),
                 ("runs", Json::Arr(runs)),
-                (
-                    "janus",
-                    Json::str("not run yet: the side-by-side hook in xtask/src/bench.rs awaits bench_janus.rs"),
-                ),
+                ("janus", janus),
             ]),
         ));
     }
@@ -375,8 +443,11 @@ fn machine(clk_tck: u64) -> Json {
 #[derive(Debug, Clone, Copy)]
 struct ProcSample {
     at: Instant,
-    /// utime + stime, clock ticks.
-    cpu_ticks: u64,
+    /// CPU time in user mode (`utime`, field 14 of `/proc/<pid>/stat`), clock ticks.
+    user_ticks: u64,
+    /// CPU time in the kernel (`stime`, field 15), clock ticks: for a media server mostly
+    /// the socket system calls.
+    sys_ticks: u64,
     rss_kib: u64,
     threads: u64,
     fds: u64,
@@ -399,7 +470,7 @@ fn proc_sample(pid: u32) -> Result<ProcSample> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| format!("/proc/{pid}/stat: field {n}"))
     };
-    let cpu_ticks = field(14)? + field(15)?;
+    let (user_ticks, sys_ticks) = (field(14)?, field(15)?);
     let status = fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let status_kib = |key: &str| {
@@ -420,7 +491,8 @@ fn proc_sample(pid: u32) -> Result<ProcSample> {
     }
     Ok(ProcSample {
         at,
-        cpu_ticks,
+        user_ticks,
+        sys_ticks,
         rss_kib: status_kib("VmRSS:"),
         threads: status_kib("Threads:"),
         fds,
@@ -660,6 +732,59 @@ impl Server {
     }
 }
 
+/// A server under test as the load client and the `/proc` sampling see it: Watchpost
+/// ([`Server`]) or Janus ([`JanusServer`]).
+trait UnderTest {
+    /// Its process id (for `/proc/<pid>`).
+    fn pid(&self) -> u32;
+    /// The load client's arguments that point it at this server.
+    fn client_args(&self) -> Vec<String>;
+    /// Stops it.
+    fn stop_boxed(self: Box<Self>);
+}
+
+impl UnderTest for Server {
+    fn pid(&self) -> u32 {
+        Server::pid(self)
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        vec![
+            "--url".into(),
+            self.url(),
+            "--path".into(),
+            "bench/main".into(),
+        ]
+    }
+
+    fn stop_boxed(self: Box<Self>) {
+        self.stop();
+    }
+}
+
+impl UnderTest for JanusServer {
+    fn pid(&self) -> u32 {
+        JanusServer::pid(self)
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        vec![
+            "--server".into(),
+            "janus".into(),
+            "--url".into(),
+            self.http_base(),
+            "--janus-mountpoint".into(),
+            self.mountpoint_id().to_string(),
+        ]
+    }
+
+    fn stop_boxed(mut self: Box<Self>) {
+        if let Err(e) = JanusServer::stop(&mut self) {
+            eprintln!("xtask: Janus: {e}");
+        }
+    }
+}
+
 /// What a load-client run printed, and the server samples at its phase marks.
 struct LoadRun {
     output: Json,
@@ -667,13 +792,17 @@ struct LoadRun {
     end: Option<ProcSample>,
 }
 
-/// Runs the load client on CPU 0 with `args`, sampling the server at `phase=steady` and
-/// `phase=end`; fails if it does not finish within `deadline`.
-fn load_client(ctx: &Ctx, server: &Server, args: &[String], deadline: Duration) -> Result<LoadRun> {
+/// Runs the load client on CPU 0 against `server` with `args`, sampling the server at
+/// `phase=steady` and `phase=end`; fails if it does not finish within `deadline`.
+fn load_client(
+    ctx: &Ctx,
+    server: &dyn UnderTest,
+    args: &[String],
+    deadline: Duration,
+) -> Result<LoadRun> {
     let mut child = pinned(0, &ctx.bins.load)
-        .arg("--url")
-        .arg(server.url())
-        .args(["--path", "bench/main", "--json"])
+        .args(server.client_args())
+        .arg("--json")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -769,19 +898,130 @@ fn ensure_clip(dir: &Path, v: Variant) -> Result<PathBuf> {
 // ---------------------------------------------------------------------------------------
 // W1
 
-fn w1_run(ctx: &Ctx, source: &Source, readers: usize, duration_s: u64) -> Result<Json> {
-    let name = format!("w1-{}-{readers}", source.variant.name);
-    let server = Server::start(
-        ctx,
-        &ServerConfig {
-            name: &name,
-            camera: Some(&source.url),
-            idle_cameras: 0,
-            linger: "10s",
-        },
-    )?;
+/// Which server a W1 run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerKind {
+    Watchpost,
+    Janus,
+}
+
+impl ServerKind {
+    fn name(self) -> &'static str {
+        match self {
+            ServerKind::Watchpost => "watchpost",
+            ServerKind::Janus => "janus",
+        }
+    }
+}
+
+/// Janus's `event_loops`: one static GLib loop serves every viewer (see the module
+/// documentation for why).
+const JANUS_EVENT_LOOPS: u32 = 1;
+/// Janus's `debug_level`: warnings and errors only (4, Janus's default, logs every join).
+const JANUS_DEBUG_LEVEL: u8 = 3;
+
+/// How the benchmark runs Janus for one W1 run on `source`.
+fn janus_options(ctx: &Ctx, source: &Source, name: &str) -> JanusOptions {
+    let mut opts = JanusOptions::new(source.url.clone(), ctx.dir.join("janus").join(name));
+    // The clip has no audio track.
+    opts.audio = false;
+    opts.cpu = Some(1);
+    opts.debug_level = JANUS_DEBUG_LEVEL;
+    opts.event_loops = JANUS_EVENT_LOOPS;
+    opts.relay_threads = 0;
+    opts.buffer_keyframe = false;
+    opts
+}
+
+/// The Janus options the W1 runs use, for `results.json`.
+fn janus_json(version: &str) -> Json {
+    Json::obj([
+        ("binary", Json::str(JANUS_BINARY)),
+        ("version", Json::str(version)),
+        ("cpu", Json::str("taskset -c 1")),
+        ("event_loops", Json::num(f64::from(JANUS_EVENT_LOOPS))),
+        ("relay_threads", Json::num(0.0)),
+        ("debug_level", Json::num(f64::from(JANUS_DEBUG_LEVEL))),
+        ("session_timeout_s", Json::num(60.0)),
+        ("videobufferkf", Json::Bool(false)),
+        (
+            "mountpoint",
+            Json::str("streaming plugin, type rtsp, video only, RTP over UDP from the clip source"),
+        ),
+        (
+            "signalling",
+            Json::str(
+                "HTTP API: create, attach, watch (Janus offers), start with the answer, keepalive every 25 s, destroy",
+            ),
+        ),
+        ("latency", Json::str(JANUS_LATENCY_NOTE)),
+    ])
+}
+
+/// Why the load client's latency is not comparable for Janus (see the module doc).
+const JANUS_LATENCY_NOTE: &str = "not comparable: Janus 1.1.2's RTCP sender reports map RTP \
+     time to the wallclock at which Janus sent the newest frame's first packet to that viewer \
+     (src/ice.c), not to when the frame arrived from the camera, so the load client would \
+     measure only the last hop and miss Janus's ingest-to-send delay";
+
+/// Janus's version (`1102 (1.1.2)`), or why the Janus runs are skipped (the `"janus"`
+/// entry of `results.json` then).
+fn janus_available() -> std::result::Result<String, String> {
+    if !Path::new(JANUS_BINARY).is_file() {
+        return Err(format!(
+            "skipped: {JANUS_BINARY} missing (cargo xtask install)"
+        ));
+    }
+    // `janus --version` prints its version, then exits with status 1 ("Unknown option").
+    let version = Command::new(JANUS_BINARY)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let version = version
+        .lines()
+        .find_map(|l| l.strip_prefix("Janus version:"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    Ok(version)
+}
+
+/// One fan-out run: starts `kind` on `source`, samples its idle process, runs the load
+/// client (N readers, `duration_s` measured) against it while sampling its `/proc` at
+/// `phase=steady` and `phase=end`, stops it.
+fn w1_run(
+    ctx: &Ctx,
+    source: &Source,
+    readers: usize,
+    duration_s: u64,
+    kind: ServerKind,
+) -> Result<Json> {
+    let name = match kind {
+        ServerKind::Watchpost => format!("w1-{}-{readers}", source.variant.name),
+        ServerKind::Janus => format!("w1-janus-{}-{readers}", source.variant.name),
+    };
+    let server: Box<dyn UnderTest> = match kind {
+        ServerKind::Watchpost => Box::new(Server::start(
+            ctx,
+            &ServerConfig {
+                name: &name,
+                camera: Some(&source.url),
+                idle_cameras: 0,
+                linger: "10s",
+            },
+        )?),
+        ServerKind::Janus => Box::new(JanusServer::start(&janus_options(ctx, source, &name))?),
+    };
     thread::sleep(Duration::from_secs(1));
-    let idle = proc_sample(server.pid())?;
+    let idle = match proc_sample(server.pid()) {
+        Ok(idle) => idle,
+        Err(e) => {
+            server.stop_boxed();
+            return Err(e);
+        }
+    };
     let args: Vec<String> = [
         "--mode".into(),
         "fanout".into(),
@@ -797,37 +1037,61 @@ fn w1_run(ctx: &Ctx, source: &Source, readers: usize, duration_s: u64) -> Result
     .into();
     let deadline =
         Duration::from_secs(duration_s + 120) + Duration::from_millis(RAMP_MS * readers as u64);
-    let result = load_client(ctx, &server, &args, deadline);
-    server.stop();
+    let result = load_client(ctx, &*server, &args, deadline);
+    server.stop_boxed();
     let run = result?;
-    let result = run.output.get("result").clone();
-    let playing = result.get("playing").as_f64().unwrap_or(0.0);
-    let mut server_json = Json::obj([("idle", sample_json(&idle))]);
-    if let (Some(a), Some(b)) = (run.steady, run.end) {
-        let wall = (b.at - a.at).as_secs_f64();
-        let cpu_us = b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 * 1e6 / ctx.clk_tck as f64;
-        server_json.set("window_s", Json::num(wall));
-        server_json.set("cpu_us", Json::num(cpu_us));
-        server_json.set("cpu_percent", Json::num(cpu_us / 1e6 / wall * 100.0));
-        server_json.set(
-            "cpu_us_per_reader_s",
-            Json::num((playing > 0.0).then(|| cpu_us / (playing * wall))),
-        );
-        server_json.set("steady", sample_json(&a));
-        server_json.set("end", sample_json(&b));
-        server_json.set(
-            "rss_per_reader_kib",
-            Json::num((playing > 0.0).then(|| (b.rss_kib as f64 - idle.rss_kib as f64) / playing)),
-        );
-    }
-    Ok(Json::obj([
-        ("server", Json::str("watchpost")),
+    let playing = run
+        .output
+        .at(&["result", "playing"])
+        .as_f64()
+        .unwrap_or(0.0);
+    let mut out = Json::obj([
+        ("server", Json::str(kind.name())),
         ("bitrate", Json::str(source.variant.name)),
         ("source", source.info.clone()),
         ("readers", Json::num(readers as f64)),
-        ("server_process", server_json),
+        ("server_process", window_json(ctx, &idle, &run, playing)),
+        (
+            "latency_comparable",
+            Json::Bool(kind == ServerKind::Watchpost),
+        ),
         ("client", run.output),
-    ]))
+    ]);
+    if kind == ServerKind::Janus {
+        out.set("latency_note", Json::str(JANUS_LATENCY_NOTE));
+    }
+    Ok(out)
+}
+
+/// The server's figures over a run's measured window: CPU (user, system, total; per
+/// reader-second), RSS and RSS per reader over the idle server.
+fn window_json(ctx: &Ctx, idle: &ProcSample, run: &LoadRun, playing: f64) -> Json {
+    let mut json = Json::obj([("idle", sample_json(idle))]);
+    let (Some(a), Some(b)) = (run.steady, run.end) else {
+        return json;
+    };
+    let wall = (b.at - a.at).as_secs_f64();
+    let us = |ticks: u64| ticks as f64 * 1e6 / ctx.clk_tck as f64;
+    let user_us = us(b.user_ticks.saturating_sub(a.user_ticks));
+    let sys_us = us(b.sys_ticks.saturating_sub(a.sys_ticks));
+    let cpu_us = user_us + sys_us;
+    let per_reader_s =
+        |v: f64| Json::num((playing > 0.0 && wall > 0.0).then(|| v / (playing * wall)));
+    json.set("window_s", Json::num(wall));
+    json.set("cpu_us", Json::num(cpu_us));
+    json.set("cpu_user_us", Json::num(user_us));
+    json.set("cpu_sys_us", Json::num(sys_us));
+    json.set("cpu_percent", Json::num(cpu_us / 1e6 / wall * 100.0));
+    json.set("cpu_us_per_reader_s", per_reader_s(cpu_us));
+    json.set("cpu_user_us_per_reader_s", per_reader_s(user_us));
+    json.set("cpu_sys_us_per_reader_s", per_reader_s(sys_us));
+    json.set("steady", sample_json(&a));
+    json.set("end", sample_json(&b));
+    json.set(
+        "rss_per_reader_kib",
+        Json::num((playing > 0.0).then(|| (b.rss_kib as f64 - idle.rss_kib as f64) / playing)),
+    );
+    json
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1065,43 +1329,7 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
     ));
     let w1 = results.get("w1_fanout");
     if let Json::Arr(runs) = w1.get("runs") {
-        md.push_str(&format!(
-            "## W1 fan-out (one camera → N WHEP readers, {} s measured per run)\n\n\
-             Targets: CPU ≤ 500 µs per reader-second at 600 kbit/s and ≤ ¼ of Janus's; \
-             latency p99 < 10 ms, no drift.\n\n\
-             | bitrate | N | playing/failed | server CPU µs/reader·s | server CPU % | RSS MiB | RSS/reader KiB | latency p50 / p99 ms | drift ms | lost packets / frames | client CPU % | Janus |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
-            fmt(w1.at(&["parameters", "duration_s"]).as_f64(), 0)
-        ));
-        for r in runs {
-            let c = r.at(&["client", "result"]);
-            let s = r.get("server_process");
-            md.push_str(&format!(
-                "| {} ({} kbit/s) | {} | {}/{} | {} | {} | {} | {} | {} / {} (n={}) | {} | {} / {} | {} | not run |\n",
-                r.get("bitrate").as_str().unwrap_or("?"),
-                fmt(r.at(&["source", "kbps"]).as_f64(), 0),
-                fmt(r.get("readers").as_f64(), 0),
-                fmt(c.get("playing").as_f64(), 0),
-                fmt(c.get("failed").as_f64(), 0),
-                fmt(s.get("cpu_us_per_reader_s").as_f64(), 0),
-                fmt(s.get("cpu_percent").as_f64(), 1),
-                fmt(s.at(&["end", "rss_kib"]).as_f64().map(|k| k / 1024.0), 1),
-                fmt(s.get("rss_per_reader_kib").as_f64(), 0),
-                fmt(c.at(&["latency_ms", "p50"]).as_f64(), 2),
-                fmt(c.at(&["latency_ms", "p99"]).as_f64(), 2),
-                fmt(c.at(&["latency_ms", "count"]).as_f64(), 0),
-                fmt(c.get("latency_drift_ms").as_f64(), 2),
-                fmt(c.at(&["totals", "packets_lost"]).as_f64(), 0),
-                fmt(c.at(&["totals", "frames_lost"]).as_f64(), 0),
-                fmt(c.get("client_cpu_percent").as_f64(), 0),
-            ));
-        }
-        md.push_str(
-            "\nLatency: ingest at the server → last packet at the client, exact samples (one \
-             per reader-second from RTCP sender reports; see `fixtures/src/load/reader.rs`). \
-             RSS/reader: (RSS at the end of the window − idle server) / readers, path \
-             included. Client CPU near 100 % means the client, not the server, limits the run.\n\n",
-        );
+        md.push_str(&w1_markdown(w1, runs));
     }
     md.push_str("## W2 RTSP readers\n\nNot yet: needs the RTSP re-serve.\n\n");
     let w3 = results.get("w3_time_to_first_frame");
@@ -1187,6 +1415,268 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
             soak.get("fds_change").as_f64().unwrap_or(f64::NAN) as i64,
         ));
     }
-    md.push_str("## Janus side by side\n\nNot run yet (hook in `xtask/src/bench.rs`).\n");
     md
+}
+
+/// The W1 table: per (bitrate, N) a Watchpost row, a Janus row and their ratio.
+fn w1_markdown(w1: &Json, runs: &[Json]) -> String {
+    let mut md = format!(
+        "## W1 fan-out (one camera → N readers, {} s measured per run)\n\n\
+         Watchpost (WHEP) and, on the same source and N, Janus 1.1.2 (streaming plugin). \
+         Targets: CPU ≤ 500 µs per reader-second at 600 kbit/s and ≤ ¼ of Janus's \
+         (W/J ≤ 0.25); latency p99 < 10 ms, no drift.\n\n\
+         | bitrate | N | server | playing/failed | server CPU µs/reader·s (user/sys) | server CPU % | RSS MiB | RSS/reader KiB | latency p50 / p99 ms | drift ms | lost packets / frames | client CPU % |\n\
+         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        fmt(w1.at(&["parameters", "duration_s"]).as_f64(), 0)
+    );
+    // (bitrate, N) in the order run.
+    let mut keys: Vec<(String, Option<f64>)> = Vec::new();
+    for r in runs {
+        let key = (
+            r.get("bitrate").as_str().unwrap_or("?").to_owned(),
+            r.get("readers").as_f64(),
+        );
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for (bitrate, readers) in &keys {
+        let of = |server: &str| {
+            runs.iter().find(|r| {
+                r.get("server").as_str() == Some(server)
+                    && r.get("bitrate").as_str() == Some(bitrate.as_str())
+                    && r.get("readers").as_f64() == *readers
+            })
+        };
+        let label = format!(
+            "{bitrate} ({} kbit/s)",
+            runs.iter()
+                .find(|r| r.get("bitrate").as_str() == Some(bitrate.as_str()))
+                .map_or("?".into(), |r| fmt(r.at(&["source", "kbps"]).as_f64(), 0))
+        );
+        let (watchpost, janus) = (of("watchpost"), of("janus"));
+        let mut first = true;
+        for (name, run) in [("Watchpost", watchpost), ("Janus", janus)] {
+            let Some(r) = run else { continue };
+            let (b, n) = if first {
+                (label.as_str(), fmt(*readers, 0))
+            } else {
+                ("", String::new())
+            };
+            first = false;
+            md.push_str(&w1_row(b, &n, name, r));
+        }
+        if let (Some(w), Some(j)) = (watchpost, janus)
+            && j.get("error") == &Json::Null
+        {
+            md.push_str(&ratio_row(w, j));
+        }
+    }
+    md.push_str(
+        "\nCPU: the server process's user + system time over the window (`/proc/<pid>/stat` \
+         fields 14 and 15), per playing reader and second. Latency: ingest at the server → \
+         last packet at the client, exact samples (one per reader-second from RTCP sender \
+         reports; see `fixtures/src/load/reader.rs`). RSS/reader: (RSS at the end of the window \
+         − idle server) / readers; Watchpost's idle server has not connected the camera yet (on \
+         demand), Janus's mountpoint pulls it from the start. Client CPU near 100 % means the \
+         client, not the server, limits the run. W/J: Watchpost ÷ Janus (below 1: Watchpost \
+         needs less).\n\n",
+    );
+    match w1.get("janus") {
+        Json::Null => {}
+        Json::Str(skipped) => md.push_str(&format!("Janus: {skipped}.\n\n")),
+        janus => md.push_str(&format!(
+            "Janus {} (`{}`), pinned like the server (`{}`), with the options that gave it its \
+             best showing on one core (why: `xtask/src/bench.rs`): `event_loops = {}`, \
+             mountpoint `threads = {}`, `debug_level = {}`, `videobufferkf = {}`; its RTSP \
+             client pulls the clip over UDP. Janus latency (`n/c`): {}.\n\n",
+            janus.get("version").as_str().unwrap_or("?"),
+            janus.get("binary").as_str().unwrap_or("?"),
+            janus.get("cpu").as_str().unwrap_or("?"),
+            fmt(janus.get("event_loops").as_f64(), 0),
+            fmt(janus.get("relay_threads").as_f64(), 0),
+            fmt(janus.get("debug_level").as_f64(), 0),
+            janus.get("videobufferkf") == &Json::Bool(true),
+            janus.get("latency").as_str().unwrap_or("?"),
+        )),
+    }
+    md
+}
+
+/// One W1 table row: `bitrate` and `n` are empty on a group's second row.
+fn w1_row(bitrate: &str, n: &str, server: &str, r: &Json) -> String {
+    if let Some(error) = r.get("error").as_str() {
+        let error = error.lines().next().unwrap_or_default().replace('|', "\\|");
+        return format!("| {bitrate} | {n} | {server} | failed: {error} | | | | | | | | |\n");
+    }
+    let c = r.at(&["client", "result"]);
+    let s = r.get("server_process");
+    let comparable = r.get("latency_comparable") != &Json::Bool(false);
+    let (latency, drift) = if comparable {
+        (
+            format!(
+                "{} / {} (n={})",
+                fmt(c.at(&["latency_ms", "p50"]).as_f64(), 2),
+                fmt(c.at(&["latency_ms", "p99"]).as_f64(), 2),
+                fmt(c.at(&["latency_ms", "count"]).as_f64(), 0),
+            ),
+            fmt(c.get("latency_drift_ms").as_f64(), 2),
+        )
+    } else {
+        ("n/c".into(), "n/c".into())
+    };
+    format!(
+        "| {bitrate} | {n} | {server} | {}/{} | {} ({}/{}) | {} | {} | {} | {latency} | {drift} | {} / {} | {} |\n",
+        fmt(c.get("playing").as_f64(), 0),
+        fmt(c.get("failed").as_f64(), 0),
+        fmt(s.get("cpu_us_per_reader_s").as_f64(), 0),
+        fmt(s.get("cpu_user_us_per_reader_s").as_f64(), 0),
+        fmt(s.get("cpu_sys_us_per_reader_s").as_f64(), 0),
+        fmt(s.get("cpu_percent").as_f64(), 1),
+        fmt(s.at(&["end", "rss_kib"]).as_f64().map(|k| k / 1024.0), 1),
+        fmt(s.get("rss_per_reader_kib").as_f64(), 0),
+        fmt(c.at(&["totals", "packets_lost"]).as_f64(), 0),
+        fmt(c.at(&["totals", "frames_lost"]).as_f64(), 0),
+        fmt(c.get("client_cpu_percent").as_f64(), 0),
+    )
+}
+
+/// The Watchpost/Janus ratio row of one (bitrate, N).
+fn ratio_row(w: &Json, j: &Json) -> String {
+    let ratio = |path: &[&str]| -> String {
+        match (w.at(path).as_f64(), j.at(path).as_f64()) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "—".into(),
+        }
+    };
+    let comparable = [w, j]
+        .iter()
+        .all(|r| r.get("latency_comparable") != &Json::Bool(false));
+    let latency = if comparable {
+        format!(
+            "{} / {}",
+            ratio(&["client", "result", "latency_ms", "p50"]),
+            ratio(&["client", "result", "latency_ms", "p99"])
+        )
+    } else {
+        "n/c".into()
+    };
+    format!(
+        "| | | **W/J** | | **{}** ({}/{}) | {} | {} | {} | {latency} | | | |\n",
+        ratio(&["server_process", "cpu_us_per_reader_s"]),
+        ratio(&["server_process", "cpu_user_us_per_reader_s"]),
+        ratio(&["server_process", "cpu_sys_us_per_reader_s"]),
+        ratio(&["server_process", "cpu_percent"]),
+        ratio(&["server_process", "end", "rss_kib"]),
+        ratio(&["server_process", "rss_per_reader_kib"]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(server: &str, readers: f64, cpu: f64, rss_per_reader: f64, p99: f64) -> Json {
+        Json::obj([
+            ("server", Json::str(server)),
+            ("bitrate", Json::str("600k")),
+            ("source", Json::obj([("kbps", Json::num(592.0))])),
+            ("readers", Json::num(readers)),
+            ("latency_comparable", Json::Bool(server == "watchpost")),
+            (
+                "server_process",
+                Json::obj([
+                    ("cpu_us_per_reader_s", Json::num(cpu)),
+                    ("cpu_user_us_per_reader_s", Json::num(cpu * 0.75)),
+                    ("cpu_sys_us_per_reader_s", Json::num(cpu * 0.25)),
+                    ("cpu_percent", Json::num(cpu * readers / 1e4)),
+                    ("rss_per_reader_kib", Json::num(rss_per_reader)),
+                    ("end", Json::obj([("rss_kib", Json::num(40960.0))])),
+                ]),
+            ),
+            (
+                "client",
+                Json::obj([(
+                    "result",
+                    Json::obj([
+                        ("playing", Json::num(readers)),
+                        ("failed", Json::num(0.0)),
+                        (
+                            "latency_ms",
+                            Json::obj([
+                                ("p50", Json::num(1.0)),
+                                ("p99", Json::num(p99)),
+                                ("count", Json::num(80.0)),
+                            ]),
+                        ),
+                    ]),
+                )]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn w1_table_pairs_watchpost_with_janus_and_prints_their_ratios() {
+        let runs = vec![
+            run("watchpost", 10.0, 2000.0, 800.0, 5.0),
+            run("janus", 10.0, 4000.0, 400.0, 0.2),
+            run("watchpost", 50.0, 1500.0, 500.0, 6.0),
+            Json::obj([
+                ("server", Json::str("janus")),
+                ("bitrate", Json::str("600k")),
+                ("readers", Json::num(50.0)),
+                (
+                    "error",
+                    Json::str("Janus not ready within 20s | no media\nlog…"),
+                ),
+            ]),
+        ];
+        let w1 = Json::obj([
+            ("parameters", Json::obj([("duration_s", Json::num(8.0))])),
+            ("janus", janus_json("1102 (1.1.2)")),
+        ]);
+        let md = w1_markdown(&w1, &runs);
+        let lines: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(lines.len(), 2 + 3 + 2, "{md}");
+        assert!(
+            lines[2].starts_with("| 600k (592 kbit/s) | 10 | Watchpost | 10/0 | 2000 (1500/500) |"),
+            "{md}"
+        );
+        assert!(lines[2].contains("1.00 / 5.00 (n=80)"), "{md}");
+        assert!(
+            lines[3].contains("| Janus | 10/0 | 4000 (3000/1000) |"),
+            "{md}"
+        );
+        assert!(
+            lines[3].contains("| n/c | n/c |"),
+            "Janus latency is not comparable: {md}"
+        );
+        assert!(
+            lines[4]
+                .starts_with("| | | **W/J** | | **0.50** (0.50/0.50) | 0.50 | 1.00 | 2.00 | n/c |"),
+            "{md}"
+        );
+        assert!(
+            lines[6].contains("| Janus | failed: Janus not ready within 20s \\| no media |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`event_loops = 1`") && md.contains("not comparable"),
+            "{md}"
+        );
+
+        let skipped = Json::obj([
+            ("parameters", Json::obj([("duration_s", Json::num(8.0))])),
+            (
+                "janus",
+                Json::str("skipped: /usr/bin/janus missing (cargo xtask install)"),
+            ),
+        ]);
+        let md = w1_markdown(&skipped, &runs[..1]);
+        assert!(!md.contains("W/J**"), "{md}");
+        assert!(
+            md.contains("Janus: skipped: /usr/bin/janus missing (cargo xtask install)."),
+            "{md}"
+        );
+    }
 }
