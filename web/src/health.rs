@@ -7,18 +7,27 @@ use serde_json::{Value, json};
 
 use crate::{ApiError, AppState, VERSION};
 
-/// `GET /healthz`: 200 when the server and its database answer, 503 otherwise.
+/// `GET /healthz`: 200 when the server and its database answer, 503 otherwise. The body
+/// also carries the async runtime's size: `runtime.workers` (threads running tasks) and
+/// `runtime.tasks` (tasks alive: one per camera stream being pulled, per WebRTC viewer,
+/// per open connection, plus a fixed few) — what an idle configured camera costs in tasks
+/// is read here.
 pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state
         .db
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let runtime = tokio::runtime::Handle::current().metrics();
     Ok(Json(json!({
         "status": "ok",
         "version": VERSION,
         "uptime_s": state.started.elapsed().as_secs(),
         "database": state.db.kind(),
+        "runtime": {
+            "workers": runtime.num_workers(),
+            "tasks": runtime.num_alive_tasks(),
+        },
     })))
 }
 

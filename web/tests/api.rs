@@ -62,6 +62,11 @@ async fn healthz_reports_version_and_database() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["version"], watchpost_web::VERSION);
     assert_eq!(v["database"], "sqlite");
+    assert!(
+        v["runtime"]["workers"].as_u64().is_some_and(|w| w >= 1),
+        "{body}"
+    );
+    assert!(v["runtime"]["tasks"].is_u64(), "{body}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK]`: bounded benchmarks on loopback,
 //! written to `<target>/bench/results.json` (everything, with parameters and machine
-//! facts) and `<target>/bench/results.md` (a short table beside the issue's targets).
+//! facts) and `<target>/bench/results.md` (a short table beside the issue's targets); a
+//! partial run (`--only W3,IDLE`) to `results-w3-idle.json`/`.md`, leaving the full run's.
 //!
 //! # Set-up
 //!
@@ -36,8 +37,8 @@
 //! - **W3 time to first frame**: warm (a reader keeps the path playing) and cold (the path
 //!   is idle before each trial; linger 1 s), p50/p95 over 50 trials (`--quick`: 20).
 //!   **Idle cameras**: a server with 1000 configured, unwatched cameras (pointing at unused
-//!   127.0.0.1 ports) against one with none: RSS, sockets, descriptors, threads, per
-//!   camera. (Tokio tasks cannot be seen from outside the process; threads are reported.)
+//!   127.0.0.1 ports) against one with none: RSS, sockets, descriptors, threads and live
+//!   tokio tasks (`/healthz` `runtime.tasks`), per camera.
 //! - **Soak**: 10 000 connect/disconnect cycles (`--quick`: 500), 10 at a time, after 50
 //!   warm-up cycles; server RSS and descriptors before and after (linger 60 s, so the path
 //!   is running at both samples).
@@ -341,11 +342,16 @@ pub fn bench(args: &[String]) -> Result {
     }
 
     let results = Json::Obj(results);
-    let json_path = dir.join("results.json");
+    // A partial run (`--only`) does not overwrite the full run's files.
+    let stem = match &plan.only {
+        Some(list) => format!("results-{}", list.join("-").to_ascii_lowercase()),
+        None => "results".to_owned(),
+    };
+    let json_path = dir.join(format!("{stem}.json"));
     fs::write(&json_path, results.to_pretty())
         .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     let md = write_markdown(&results, &plan);
-    let md_path = dir.join("results.md");
+    let md_path = dir.join(format!("{stem}.md"));
     fs::write(&md_path, &md).map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
     println!("{md}");
     eprintln!(
@@ -1157,9 +1163,23 @@ fn w3_ttff(ctx: &Ctx, source: &Source, trials: usize) -> Result<Json> {
     Ok(json)
 }
 
-fn settled_sample(server: &Server) -> Result<ProcSample> {
+/// The server's process after 3 s of settling, and its live tokio tasks (`/healthz`
+/// `runtime.tasks`; `None` if it does not say).
+fn settled_sample(server: &Server) -> Result<(ProcSample, Option<u64>)> {
     thread::sleep(Duration::from_secs(3));
-    proc_sample(server.pid())
+    let sample = proc_sample(server.pid())?;
+    let tasks = http_get(server.http, "/healthz")
+        .and_then(|(_, body)| Json::parse(&body).ok())
+        .and_then(|j| j.get("runtime").get("tasks").as_f64())
+        .map(|t| t as u64);
+    Ok((sample, tasks))
+}
+
+/// [`sample_json`] with the server's live tokio tasks.
+fn with_tasks(sample: &ProcSample, tasks: Option<u64>) -> Json {
+    let mut j = sample_json(sample);
+    j.set("tasks", Json::num(tasks.map(|t| t as f64)));
+    j
 }
 
 fn idle_cameras(ctx: &Ctx) -> Result<Json> {
@@ -1188,6 +1208,7 @@ fn idle_cameras(ctx: &Ctx) -> Result<Json> {
     let loaded = settled_sample(&many);
     many.stop();
     let loaded = loaded?;
+    let ((base, base_tasks), (loaded, loaded_tasks)) = (base, loaded);
     let per = |a: u64, b: u64| Json::num((b as f64 - a as f64) / IDLE_CAMERAS as f64);
     Ok(Json::obj([
         (
@@ -1201,8 +1222,8 @@ fn idle_cameras(ctx: &Ctx) -> Result<Json> {
                 ("settle_s", Json::num(3.0)),
             ]),
         ),
-        ("zero_cameras", sample_json(&base)),
-        ("with_cameras", sample_json(&loaded)),
+        ("zero_cameras", with_tasks(&base, base_tasks)),
+        ("with_cameras", with_tasks(&loaded, loaded_tasks)),
         (
             "per_camera",
             Json::obj([
@@ -1210,13 +1231,14 @@ fn idle_cameras(ctx: &Ctx) -> Result<Json> {
                 ("sockets", per(base.sockets, loaded.sockets)),
                 ("fds", per(base.fds, loaded.fds)),
                 ("threads", per(base.threads, loaded.threads)),
+                (
+                    "tasks",
+                    match (base_tasks, loaded_tasks) {
+                        (Some(a), Some(b)) => per(a, b),
+                        _ => Json::Null,
+                    },
+                ),
             ]),
-        ),
-        (
-            "tasks",
-            Json::str(
-                "not observable from outside the process (no runtime metrics endpoint); threads reported",
-            ),
         ),
     ]))
 }
@@ -1247,7 +1269,7 @@ fn soak(ctx: &Ctx, source: &Source, cycles: usize) -> Result<Json> {
     };
     let result = (|| -> Result<Json> {
         load_client(ctx, &server, &soak_args(50), Duration::from_secs(300))?;
-        let before = settled_sample(&server)?;
+        let (before, tasks_before) = settled_sample(&server)?;
         let state_before = server.path_state().unwrap_or_default();
         let run = load_client(
             ctx,
@@ -1255,7 +1277,7 @@ fn soak(ctx: &Ctx, source: &Source, cycles: usize) -> Result<Json> {
             &soak_args(cycles),
             Duration::from_secs(600 + cycles as u64 / 2),
         )?;
-        let after = settled_sample(&server)?;
+        let (after, tasks_after) = settled_sample(&server)?;
         let state_after = server.path_state().unwrap_or_default();
         let rss_change =
             (after.rss_kib as f64 - before.rss_kib as f64) / before.rss_kib.max(1) as f64 * 100.0;
@@ -1273,8 +1295,8 @@ fn soak(ctx: &Ctx, source: &Source, cycles: usize) -> Result<Json> {
                     ),
                 ]),
             ),
-            ("before", sample_json(&before)),
-            ("after", sample_json(&after)),
+            ("before", with_tasks(&before, tasks_before)),
+            ("after", with_tasks(&after, tasks_after)),
             ("path_state_before", Json::str(state_before)),
             ("path_state_after", Json::str(state_after)),
             ("rss_change_percent", Json::num(rss_change)),
@@ -1356,7 +1378,8 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
     if idle != &Json::Null {
         md.push_str(&format!(
             "## Idle cost of {} configured, unwatched cameras\n\n\
-             | | RSS MiB | sockets | descriptors | threads |\n|---|---:|---:|---:|---:|\n",
+             | | RSS MiB | sockets | descriptors | threads | tokio tasks |\n\
+             |---|---:|---:|---:|---:|---:|\n",
             fmt(idle.at(&["parameters", "cameras"]).as_f64(), 0)
         ));
         for (label, key) in [
@@ -1365,21 +1388,24 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
         ] {
             let s = idle.get(key);
             md.push_str(&format!(
-                "| {label} | {} | {} | {} | {} |\n",
+                "| {label} | {} | {} | {} | {} | {} |\n",
                 fmt(s.get("rss_kib").as_f64().map(|k| k / 1024.0), 1),
                 fmt(s.get("sockets").as_f64(), 0),
                 fmt(s.get("fds").as_f64(), 0),
                 fmt(s.get("threads").as_f64(), 0),
+                fmt(s.get("tasks").as_f64(), 0),
             ));
         }
         let p = idle.get("per_camera");
         md.push_str(&format!(
-            "| per camera | {} KiB | {} | {} | {} |\n\nTarget: ≤ 20 KB and no socket per idle camera. \
-             (Tokio tasks are not observable from outside the process.)\n\n",
+            "| per camera | {} KiB | {} | {} | {} | {} |\n\nTarget: ≤ 20 KB and no socket per \
+             idle camera. Tasks: tokio's live tasks as `/healthz` reports them \
+             (`runtime.tasks`).\n\n",
             fmt(p.get("rss_kib").as_f64(), 1),
             fmt(p.get("sockets").as_f64(), 3),
             fmt(p.get("fds").as_f64(), 3),
             fmt(p.get("threads").as_f64(), 3),
+            fmt(p.get("tasks").as_f64(), 3),
         ));
     }
     let soak = results.get("soak");
@@ -1387,8 +1413,9 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
         let c = soak.at(&["client", "result"]);
         md.push_str(&format!(
             "## Soak ({} WHEP connect/disconnect cycles, {} at a time)\n\n\
-             | | RSS MiB | descriptors | sockets | threads |\n|---|---:|---:|---:|---:|\n\
-             | before | {} | {} | {} | {} |\n| after | {} | {} | {} | {} |\n\n\
+             | | RSS MiB | descriptors | sockets | threads | tokio tasks |\n\
+             |---|---:|---:|---:|---:|---:|\n\
+             | before | {} | {} | {} | {} | {} |\n| after | {} | {} | {} | {} | {} |\n\n\
              Cycles ok: {}/{} in {} s (cycle p50 {} ms). RSS change {} % (target: within 5 %); \
              descriptors {:+} (target: back to baseline).\n\n",
             fmt(soak.at(&["parameters", "cycles"]).as_f64(), 0),
@@ -1400,6 +1427,7 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
             fmt(soak.at(&["before", "fds"]).as_f64(), 0),
             fmt(soak.at(&["before", "sockets"]).as_f64(), 0),
             fmt(soak.at(&["before", "threads"]).as_f64(), 0),
+            fmt(soak.at(&["before", "tasks"]).as_f64(), 0),
             fmt(
                 soak.at(&["after", "rss_kib"]).as_f64().map(|k| k / 1024.0),
                 1
@@ -1407,6 +1435,7 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
             fmt(soak.at(&["after", "fds"]).as_f64(), 0),
             fmt(soak.at(&["after", "sockets"]).as_f64(), 0),
             fmt(soak.at(&["after", "threads"]).as_f64(), 0),
+            fmt(soak.at(&["after", "tasks"]).as_f64(), 0),
             fmt(c.get("ok").as_f64(), 0),
             fmt(c.get("cycles").as_f64(), 0),
             fmt(c.get("elapsed_s").as_f64(), 1),
