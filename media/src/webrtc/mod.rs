@@ -1,10 +1,15 @@
 //! WebRTC egress: every hub path playable over WHEP, on [str0m](https://docs.rs/str0m).
 //!
 //! ```text
-//! hub Reader ──▶ session task ──▶ WhepSession (str0m Rtc: packetize, SRTP) ──▶ shared UDP socket ──▶ viewer
-//!                     ▲                                                      (or its ICE-TCP conn.) │
-//!                     └──── session inbox ◀── mux task (routes by ufrag / address) ◀────────────────┘
+//! hub Reader ──▶ session task ──▶ WhepSession (str0m Rtc in RTP mode: SRTP) ──▶ shared UDP socket ──▶ viewer
+//!                     ▲                                   (one GSO send per frame; or its ICE-TCP conn.) │
+//!                     └──── session inbox ◀── mux task (routes by ufrag / address) ◀─────────────────────┘
 //! ```
+//!
+//! A frame is packetized into RTP payloads once, by the first session that sends it
+//! ([`crate::payload`]); every session writes the same shared payloads with its own
+//! sequence numbers and SSRC, and str0m protects them (SRTP) per viewer. The one RTP header
+//! extension negotiated is `mid`. Why, and what it bought: `docs/decisions/0002`.
 //!
 //! Vocabulary:
 //! - a **session** is one viewer (one WHEP resource, one str0m `Rtc`), named by a
