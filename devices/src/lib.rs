@@ -3,3 +3,5 @@
 //! Vocabulary: a *camera* is a device at a *site* with one or more *stream profiles*
 //! (main, sub); the inventory resolves a camera's profile to a stream URI for the media hub.
 //! ONVIF (SOAP built and parsed without IO), discovery, PTZ and health checks live here.
+
+pub mod onvif;
