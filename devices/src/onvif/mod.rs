@@ -15,8 +15,10 @@
 //! Elements are matched by namespace URI and local name, never by prefix: vendors write
 //! `tt:`/`trt:`/`tds:`, `env:`/`SOAP-ENV:`/`s:`, or default namespaces. Nothing here opens
 //! a socket or reads a clock: times are passed in, randomness is asked for explicitly
-//! ([`security::random_nonce`]).
+//! ([`security::random_nonce`]). The one exception is [`client`], the IO edge: a
+//! transport that POSTs envelopes and a client that drives a camera through it.
 
+pub mod client;
 pub mod device;
 pub mod discovery;
 pub mod fuzzing;
