@@ -1386,15 +1386,7 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
             ("0 cameras", "zero_cameras"),
             ("1000 cameras", "with_cameras"),
         ] {
-            let s = idle.get(key);
-            md.push_str(&format!(
-                "| {label} | {} | {} | {} | {} | {} |\n",
-                fmt(s.get("rss_kib").as_f64().map(|k| k / 1024.0), 1),
-                fmt(s.get("sockets").as_f64(), 0),
-                fmt(s.get("fds").as_f64(), 0),
-                fmt(s.get("threads").as_f64(), 0),
-                fmt(s.get("tasks").as_f64(), 0),
-            ));
+            md.push_str(&sample_row(label, idle.get(key)));
         }
         let p = idle.get("per_camera");
         md.push_str(&format!(
@@ -1413,29 +1405,14 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
         let c = soak.at(&["client", "result"]);
         md.push_str(&format!(
             "## Soak ({} WHEP connect/disconnect cycles, {} at a time)\n\n\
-             | | RSS MiB | descriptors | sockets | threads | tokio tasks |\n\
-             |---|---:|---:|---:|---:|---:|\n\
-             | before | {} | {} | {} | {} | {} |\n| after | {} | {} | {} | {} | {} |\n\n\
+             | | RSS MiB | sockets | descriptors | threads | tokio tasks |\n\
+             |---|---:|---:|---:|---:|---:|\n{}{}\n\
              Cycles ok: {}/{} in {} s (cycle p50 {} ms). RSS change {} % (target: within 5 %); \
              descriptors {:+} (target: back to baseline).\n\n",
             fmt(soak.at(&["parameters", "cycles"]).as_f64(), 0),
             fmt(soak.at(&["parameters", "concurrency"]).as_f64(), 0),
-            fmt(
-                soak.at(&["before", "rss_kib"]).as_f64().map(|k| k / 1024.0),
-                1
-            ),
-            fmt(soak.at(&["before", "fds"]).as_f64(), 0),
-            fmt(soak.at(&["before", "sockets"]).as_f64(), 0),
-            fmt(soak.at(&["before", "threads"]).as_f64(), 0),
-            fmt(soak.at(&["before", "tasks"]).as_f64(), 0),
-            fmt(
-                soak.at(&["after", "rss_kib"]).as_f64().map(|k| k / 1024.0),
-                1
-            ),
-            fmt(soak.at(&["after", "fds"]).as_f64(), 0),
-            fmt(soak.at(&["after", "sockets"]).as_f64(), 0),
-            fmt(soak.at(&["after", "threads"]).as_f64(), 0),
-            fmt(soak.at(&["after", "tasks"]).as_f64(), 0),
+            sample_row("before", soak.get("before")),
+            sample_row("after", soak.get("after")),
             fmt(c.get("ok").as_f64(), 0),
             fmt(c.get("cycles").as_f64(), 0),
             fmt(c.get("elapsed_s").as_f64(), 1),
@@ -1445,6 +1422,19 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
         ));
     }
     md
+}
+
+/// One markdown row of a process sample ([`with_tasks`]): RSS MiB, sockets, descriptors,
+/// threads, tokio tasks.
+fn sample_row(label: &str, s: &Json) -> String {
+    format!(
+        "| {label} | {} | {} | {} | {} | {} |\n",
+        fmt(s.get("rss_kib").as_f64().map(|k| k / 1024.0), 1),
+        fmt(s.get("sockets").as_f64(), 0),
+        fmt(s.get("fds").as_f64(), 0),
+        fmt(s.get("threads").as_f64(), 0),
+        fmt(s.get("tasks").as_f64(), 0),
+    )
 }
 
 /// The W1 table: per (bitrate, N) a Watchpost row, a Janus row and their ratio.
