@@ -808,7 +808,7 @@ impl WhepSession {
         if is_video {
             self.stats.video_frames += 1;
             if !frame.key
-                && out.plan.codec.name == "H264"
+                && out.format == payload::Format::H264
                 && crate::codec::h264::is_b_picture(&frame.data)
             {
                 self.stats.b_frames += 1;
