@@ -23,6 +23,7 @@ pub mod frame;
 pub mod hub;
 pub mod ingest;
 pub mod payload;
+pub mod stills;
 pub mod webrtc;
 
 pub use frame::{CodecParams, Frame, MediaKind, Track};

@@ -244,7 +244,7 @@ fn start_path(spec: PathSpec, config: &Arc<HubConfig>) -> PathEntry {
         StreamShared::new(
             spec.name.clone(),
             this.clone(),
-            spec.source.describe(),
+            spec.source.clone(),
             spec.always_on,
             config.reader_queue_frames,
             config.gop_cache_max_bytes,

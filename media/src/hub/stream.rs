@@ -55,7 +55,9 @@ pub(crate) struct StreamShared {
     pub(crate) name: PathName,
     /// Itself, for the transcoder's output callback.
     this: Weak<StreamShared>,
-    source: String,
+    /// Asked for its description at every statistics request: a source may learn where it
+    /// pulls from only when it connects (ONVIF cameras resolve their URI then).
+    source: Arc<dyn crate::ingest::Source>,
     always_on: bool,
     reader_capacity: usize,
     gop_max_bytes: u64,
@@ -160,7 +162,7 @@ impl StreamShared {
     pub(crate) fn new(
         name: PathName,
         this: Weak<StreamShared>,
-        source: String,
+        source: Arc<dyn crate::ingest::Source>,
         always_on: bool,
         reader_capacity: usize,
         gop_max_bytes: u64,
@@ -416,7 +418,7 @@ impl StreamShared {
             };
         PathStats {
             name: self.name.to_string(),
-            source: self.source.clone(),
+            source: self.source.describe(),
             always_on: self.always_on,
             state: state.name(),
             attempt: match &state {
@@ -708,12 +710,28 @@ mod tests {
         fn exit(&self, _: &tracing::span::Id) {}
     }
 
+    /// A source that is never run.
+    #[derive(Debug)]
+    struct TestSource;
+
+    impl crate::ingest::Source for TestSource {
+        fn describe(&self) -> String {
+            "test source".to_owned()
+        }
+        fn run<'a>(
+            &'a self,
+            _sink: &'a mut dyn FrameSink,
+        ) -> futures_util::future::BoxFuture<'a, SourceError> {
+            Box::pin(std::future::pending())
+        }
+    }
+
     fn stream(name: &str) -> Arc<StreamShared> {
         Arc::new_cyclic(|this| {
             StreamShared::new(
                 PathName::new(name).unwrap(),
                 this.clone(),
-                "test source".to_owned(),
+                Arc::new(TestSource),
                 false,
                 64,
                 1 << 20,
