@@ -21,6 +21,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// WebRTC (WHEP) egress addresses and ICE servers.
     pub webrtc: WebRtcConfig,
+    /// The device layer: the camera inventory's credential key, discovery, health checks.
+    pub devices: DevicesConfig,
     /// Cameras declared in the file (`[[cameras]]`), before the device inventory exists.
     pub cameras: Vec<CameraConfig>,
     /// Log level and format.
@@ -217,6 +219,34 @@ pub struct IceServerConfig {
     pub username: Option<String>,
     /// TURN credential.
     pub credential: Option<Secret>,
+}
+
+/// `[devices]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Key that encrypts camera credentials in the inventory: standard base64 of 32 random
+    /// bytes (`openssl rand -base64 32`). Unset (the default): a key file
+    /// `<storage.data_dir>/credential.key` is created on first start, which suits a single
+    /// node only; nodes sharing a database must share this key. Losing the key loses the
+    /// stored camera passwords.
+    pub credential_key: Option<Secret>,
+    /// The IPv4 address of the interface WS-Discovery multicast probes leave by (the
+    /// cameras' network). Default `127.0.0.1`: nothing leaves the machine.
+    pub discovery_interface: Ipv4Addr,
+    /// Time between two reachability checks of every camera.
+    #[serde(with = "units::duration")]
+    pub health_interval: Duration,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            credential_key: None,
+            discovery_interface: Ipv4Addr::LOCALHOST,
+            health_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 /// How RTP travels from a camera.

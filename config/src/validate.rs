@@ -1,6 +1,7 @@
 //! Checks that types cannot express: ranges, URL schemes, unique names.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::load::{ConfigError, Origin, Problem};
 use crate::{Config, SecretUrl};
@@ -54,6 +55,19 @@ impl Config {
                     ),
                 );
             }
+        }
+
+        if let Some(key) = &self.devices.credential_key
+            && let Err(message) = check_credential_key(key.expose())
+        {
+            bad("devices.credential_key", message);
+        }
+        let health = self.devices.health_interval;
+        if health < Duration::from_secs(1) || health > Duration::from_secs(3600) {
+            bad(
+                "devices.health_interval",
+                format!("must be between 1s and 1h, not {health:?}"),
+            );
         }
 
         let media = &self.media;
@@ -209,6 +223,30 @@ fn check_rtsp_url(url: &SecretUrl) -> Result<bool, String> {
     Ok(!parsed.username().is_empty())
 }
 
+/// The credential key must be the standard, padded base64 of 32 bytes (what
+/// `openssl rand -base64 32` prints): 43 alphabet characters and one `=`. Never quotes it.
+fn check_credential_key(key: &str) -> Result<(), String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let key = key.trim().as_bytes();
+    let expected = "expected the standard base64 of 32 random bytes (44 characters ending in \
+                    '=', e.g. from `openssl rand -base64 32`)";
+    let Some((data, b"=")) = (key.len() == 44).then(|| key.split_at(43)) else {
+        return Err(format!("{expected}, got {} characters", key.len()));
+    };
+    let mut last = 0;
+    for c in data {
+        match ALPHABET.iter().position(|a| a == c) {
+            Some(v) => last = v,
+            None => return Err(format!("{expected}; the value is not base64")),
+        }
+    }
+    // 43 characters carry 258 bits: the last two must be zero in canonical base64.
+    if last & 0b11 != 0 {
+        return Err(format!("{expected}; the value is not canonical base64"));
+    }
+    Ok(())
+}
+
 /// Accepts `level` or comma-separated `target=level` directives (tracing's syntax, without
 /// span filters).
 fn check_log_filter(filter: &str) -> Result<(), String> {
@@ -256,6 +294,28 @@ mod tests {
         }
         for bad in ["", "-x", "Gas", "a b", "a/b", "ä", &"x".repeat(65)] {
             assert!(!valid_camera_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credential_keys() {
+        // `openssl rand -base64 32` output, and its shape with every alphabet edge.
+        for ok in [
+            "q3JXq6d0ZQ8m0r5m7cHfJc1k9q9v3T0pQmJ9s0Yy1/A=",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/8=",
+        ] {
+            assert!(check_credential_key(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-=",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
+        ] {
+            let message = check_credential_key(bad).unwrap_err();
+            assert!(bad.is_empty() || !message.contains(bad), "{message}");
         }
     }
 

@@ -459,3 +459,40 @@ fn camera_policies_parse_by_name_and_unknown_ones_are_errors() {
         "{message}"
     );
 }
+
+#[test]
+fn devices_credential_key_is_checked_and_never_printed() {
+    let key = "q3JXq6d0ZQ8m0r5m7cHfJc1k9q9v3T0pQmJ9s0Yy1/A=";
+    let config = load_text(&format!("[devices]\ncredential_key = \"{key}\"\n"), &[]).unwrap();
+    assert_eq!(
+        config.devices.credential_key.as_ref().unwrap().expose(),
+        key
+    );
+    let printed = format!(
+        "{config:?} {} {}",
+        serde_json::to_string(&config).unwrap(),
+        toml::to_string(&config).unwrap()
+    );
+    assert!(!printed.contains(key), "{printed}");
+
+    let env = load_text("", &[("WATCHPOST__DEVICES__CREDENTIAL_KEY", key)]).unwrap();
+    assert_eq!(env.devices.credential_key.unwrap().expose(), key);
+
+    for bad in [
+        "c2hvcnQ=",
+        "not base64 at all, but exactly 44 characters",
+        "",
+    ] {
+        let (origin, problem_key, message) = one_problem(load_text(
+            &format!("[devices]\ncredential_key = \"{bad}\"\n"),
+            &[],
+        ));
+        assert!(matches!(origin, Origin::File(_)), "{origin:?}");
+        assert_eq!(problem_key, "devices.credential_key");
+        assert!(
+            message.starts_with("expected the standard base64 of 32 random bytes"),
+            "{message}"
+        );
+        assert!(bad.is_empty() || !message.contains(bad), "{message}");
+    }
+}
