@@ -1,5 +1,6 @@
-//! Python test players (aiortc, the independent WebRTC stack of the WHEP tests) in a
-//! virtualenv under the target directory: `<target>/py-players`.
+//! Python test players (aiortc, the independent WebRTC stack of the WHEP tests; ipycam, a
+//! third-party ONVIF camera emulator for the devices tests) in a virtualenv under the
+//! target directory: `<target>/py-players`.
 //!
 //! The versions are pinned in `tests/players/requirements.txt` (the whole dependency
 //! closure) and installed from binary wheels only, so no compiler is needed. The install
@@ -75,7 +76,7 @@ pub fn ensure() -> Result<PathBuf> {
             "--requirement",
         ])
         .arg(requirements()))?;
-    run(Command::new(&python).args(["-c", "import aiortc, av"]))?;
+    run(Command::new(&python).args(["-c", "import aiortc, av, ipycam"]))?;
     fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(python)
 }

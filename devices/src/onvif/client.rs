@@ -9,13 +9,23 @@
 //! fault or HTTP 401) makes it re-read the camera's clock once and retry once: cameras
 //! reject tokens whose created time is far from their own clock.
 //!
+//! HTTP authentication is the transport's business: a camera that protects its services
+//! (or, nearly always, its snapshot URI) with HTTP Digest answers `401` with a
+//! `WWW-Authenticate` challenge; [`HttpTransport`] answers it once (RFC 7616 Digest with
+//! MD5, SHA-256 or SHA-512-256, `qop=auth`; Basic only when that is all the camera offers)
+//! and keeps the challenge per host, so later requests authenticate up front.
+//!
 //! Times are passed in (`now`), as everywhere in [`super`]; only [`HttpTransport`] opens
 //! sockets (it connects; it never binds).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use http_auth::digest::Qop;
+use http_auth::{PasswordClient, PasswordParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -24,10 +34,16 @@ use super::media::{self, MediaProfile, MediaVersion};
 use super::security::{self, ClockOffset, RandomError, UsernameToken};
 use super::{OnvifError, Request, soap};
 
-/// Largest HTTP answer (head and body) [`HttpTransport`] accepts.
+mod ptz;
+
+/// Largest SOAP answer (head and body) [`HttpTransport`] accepts.
 const MAX_RESPONSE: usize = 8 * 1024 * 1024;
+/// Largest answer (head and body) [`HttpTransport::get`] accepts: snapshots.
+pub const MAX_DOWNLOAD: usize = 16 * 1024 * 1024;
 /// How much of a non-SOAP error body an error keeps.
 const BODY_EXCERPT: usize = 200;
+/// Hosts whose HTTP challenge [`HttpTransport`] remembers at most (then it forgets all).
+const MAX_REMEMBERED_CHALLENGES: usize = 1024;
 
 /// One HTTP answer: its status code and its body as text (lossy UTF-8, de-chunked).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +52,27 @@ pub struct HttpReply {
     pub status: u16,
     /// The body.
     pub body: String,
+}
+
+/// One HTTP answer of [`HttpTransport::get`]: status, media type and the body as bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BinaryReply {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header's value, when present (`image/jpeg`).
+    pub content_type: Option<String>,
+    /// The body (de-chunked), at most [`MAX_DOWNLOAD`] bytes with the head.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for BinaryReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinaryReply")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// Why a transport could not bring back an answer (any status is an answer).
@@ -99,26 +136,193 @@ pub trait SoapTransport {
         action: &str,
         envelope: String,
     ) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
+
+    /// Like [`Self::post`], answering an HTTP `401` challenge with `credentials` where the
+    /// transport speaks HTTP authentication ([`HttpTransport`] does: Digest, or Basic when
+    /// that is all the camera offers). The default ignores the credentials.
+    fn post_with_credentials(
+        &self,
+        url: &str,
+        action: &str,
+        envelope: String,
+        credentials: Option<&Credentials>,
+    ) -> impl Future<Output = Result<HttpReply, TransportError>> + Send {
+        let _ = credentials;
+        self.post(url, action, envelope)
+    }
 }
 
-/// [`SoapTransport`] over plain HTTP/1.1 on a tokio `TcpStream`: one connection per call
-/// (`Connection: close`), `http://` only (an `https://` URL is
+/// [`SoapTransport`] over plain HTTP/1.1 on a tokio `TcpStream`: one connection per
+/// request (`Connection: close`), `http://` only (an `https://` URL is
 /// [`TransportError::TlsUnsupported`]), bodies read by `Content-Length`, chunked, or to
 /// the end of the connection.
-#[derive(Debug, Clone)]
+///
+/// With credentials ([`SoapTransport::post_with_credentials`], [`Self::get`]) a `401`
+/// carrying a `WWW-Authenticate` challenge is answered once: Digest (RFC 7616: MD5,
+/// SHA-256, SHA-512-256, `-sess`; `qop=auth`, `auth-int` only when the camera offers
+/// nothing else), Basic only when no Digest challenge is offered. The challenge is
+/// remembered per `host:port` (shared by clones), so later requests send their
+/// `Authorization` up front with the next nonce count; a stale or refused one is answered
+/// afresh once. Passwords never appear in errors or `Debug`.
+#[derive(Clone)]
 pub struct HttpTransport {
     timeout: Duration,
+    /// The last challenge answered, per `host:port`.
+    challenges: Arc<Mutex<HashMap<String, PasswordClient>>>,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP request for [`HttpTransport::send`].
+struct Outgoing<'a> {
+    method: &'static str,
+    url: &'a str,
+    /// Extra header lines, each ending in CRLF.
+    headers: String,
+    body: &'a [u8],
+    /// Largest answer accepted (head and body), bytes.
+    limit: usize,
 }
 
 impl HttpTransport {
-    /// A transport giving each call `timeout`, from connecting to the last body byte.
+    /// A transport giving each call `timeout`, from connecting to the last body byte
+    /// (both requests, when a challenge is answered).
     pub fn new(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            challenges: Arc::default(),
+        }
     }
 
     /// The per-call timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// GETs `url` (a snapshot URI): the answer with its body as bytes, at most
+    /// [`MAX_DOWNLOAD`] bytes (else [`TransportError::Malformed`]). With `credentials`,
+    /// an HTTP challenge is answered as described on [`HttpTransport`]. Every status is an
+    /// `Ok`.
+    pub async fn get(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<BinaryReply, TransportError> {
+        let request = Outgoing {
+            method: "GET",
+            url,
+            headers: "Accept: image/jpeg, */*\r\n".to_owned(),
+            body: &[],
+            limit: MAX_DOWNLOAD,
+        };
+        let response = self.send(request, credentials).await?;
+        Ok(BinaryReply {
+            status: response.status,
+            content_type: response.header("content-type").map(str::to_owned),
+            body: response.body,
+        })
+    }
+
+    /// Sends `request` within the timeout, answering one HTTP challenge when credentials
+    /// are given.
+    async fn send(
+        &self,
+        request: Outgoing<'_>,
+        credentials: Option<&Credentials>,
+    ) -> Result<RawResponse, TransportError> {
+        let target = HttpTarget::parse(request.url)?;
+        let timeout = self.timeout;
+        let url = request.url;
+        let attempt = async {
+            let key = target.connect_to.as_str();
+            let up_front =
+                credentials.and_then(|c| self.authorization(key, None, &request, &target, c));
+            let response = exchange_once(&target, &request, up_front.as_deref()).await?;
+            let Some(credentials) = credentials.filter(|_| response.status == 401) else {
+                return Ok(response);
+            };
+            let offered: Vec<&str> = response.headers_named("www-authenticate").collect();
+            let Some(authorization) =
+                self.authorization(key, Some(&offered), &request, &target, credentials)
+            else {
+                return Ok(response);
+            };
+            let response = exchange_once(&target, &request, Some(&authorization)).await?;
+            if response.status == 401 {
+                self.forget(key);
+            }
+            Ok(response)
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| TransportError::Timeout {
+                url: url.to_owned(),
+                timeout,
+            })?
+    }
+
+    /// The `Authorization` value for `request`: from a fresh client built from `offered`
+    /// challenges (remembered for `key`), or with `offered` `None` from the remembered one.
+    /// `None` when there is nothing (usable) to answer.
+    fn authorization(
+        &self,
+        key: &str,
+        offered: Option<&[&str]>,
+        request: &Outgoing<'_>,
+        target: &HttpTarget<'_>,
+        credentials: &Credentials,
+    ) -> Option<String> {
+        let mut remembered = self
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(offered) = offered {
+            let mut builder = PasswordClient::builder();
+            for value in offered {
+                builder = builder.challenges(value);
+            }
+            let Ok(client) = builder.build() else {
+                remembered.remove(key);
+                return None;
+            };
+            if remembered.len() >= MAX_REMEMBERED_CHALLENGES {
+                remembered.clear();
+            }
+            remembered.insert(key.to_owned(), client);
+        }
+        let client = remembered.get_mut(key)?;
+        // `auth` (no body hash) whenever offered: cameras get `auth-int` wrong.
+        let body = match client {
+            PasswordClient::Digest(digest) if !(digest.qop() & Qop::Auth) => Some(request.body),
+            _ => None,
+        };
+        let params = PasswordParams {
+            username: &credentials.username,
+            password: &credentials.password,
+            uri: target.path,
+            method: request.method,
+            body,
+        };
+        match client.respond(&params) {
+            Ok(value) if !value.contains(['\r', '\n']) => Some(value),
+            _ => {
+                remembered.remove(key);
+                None
+            }
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
     }
 }
 
@@ -129,29 +333,36 @@ impl SoapTransport for HttpTransport {
         action: &str,
         envelope: String,
     ) -> impl Future<Output = Result<HttpReply, TransportError>> + Send {
-        let timeout = self.timeout;
-        async move {
-            let target = HttpTarget::parse(url)?;
-            if action.contains('"') || action.chars().any(char::is_control) {
-                return Err(TransportError::BadAction {
-                    action: action.to_owned(),
-                });
-            }
-            let wire = format!(
-                "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ct}; action=\"{action}\"\r\n\
-                 Content-Length: {len}\r\nConnection: close\r\n\r\n{envelope}",
-                path = target.path,
-                host = target.authority,
-                ct = soap::CONTENT_TYPE,
-                len = envelope.len(),
-            );
-            tokio::time::timeout(timeout, exchange(&target.connect_to, url, wire.as_bytes()))
-                .await
-                .map_err(|_| TransportError::Timeout {
-                    url: url.to_owned(),
-                    timeout,
-                })?
+        self.post_with_credentials(url, action, envelope, None)
+    }
+
+    async fn post_with_credentials(
+        &self,
+        url: &str,
+        action: &str,
+        envelope: String,
+        credentials: Option<&Credentials>,
+    ) -> Result<HttpReply, TransportError> {
+        if action.contains('"') || action.chars().any(char::is_control) {
+            return Err(TransportError::BadAction {
+                action: action.to_owned(),
+            });
         }
+        let request = Outgoing {
+            method: "POST",
+            url,
+            headers: format!(
+                "Content-Type: {ct}; action=\"{action}\"\r\n",
+                ct = soap::CONTENT_TYPE
+            ),
+            body: envelope.as_bytes(),
+            limit: MAX_RESPONSE,
+        };
+        let response = self.send(request, credentials).await?;
+        Ok(HttpReply {
+            status: response.status,
+            body: String::from_utf8_lossy(&response.body).into_owned(),
+        })
     }
 }
 
@@ -215,8 +426,63 @@ impl<'a> HttpTarget<'a> {
     }
 }
 
-/// Connects to `addr`, writes `wire`, reads one whole answer.
-async fn exchange(addr: &str, url: &str, wire: &[u8]) -> Result<HttpReply, TransportError> {
+/// One HTTP answer as read off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RawResponse {
+    status: u16,
+    /// Header names and values (trimmed), in order.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first header `name` (case-insensitive).
+    fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.headers_named(name).next()
+    }
+
+    /// Every header `name` (case-insensitive), in order.
+    fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Connects to the target, sends `request` (with `authorization` when given), reads one
+/// whole answer.
+async fn exchange_once(
+    target: &HttpTarget<'_>,
+    request: &Outgoing<'_>,
+    authorization: Option<&str>,
+) -> Result<RawResponse, TransportError> {
+    let mut wire = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}",
+        method = request.method,
+        path = target.path,
+        host = target.authority,
+        headers = request.headers,
+    );
+    if let Some(authorization) = authorization {
+        wire.push_str(&format!("Authorization: {authorization}\r\n"));
+    }
+    if request.method != "GET" || !request.body.is_empty() {
+        wire.push_str(&format!("Content-Length: {}\r\n", request.body.len()));
+    }
+    wire.push_str("Connection: close\r\n\r\n");
+    let mut wire = wire.into_bytes();
+    wire.extend_from_slice(request.body);
+    exchange(&target.connect_to, request.url, &wire, request.limit).await
+}
+
+/// Connects to `addr`, writes `wire`, reads one whole answer of at most `limit` bytes.
+async fn exchange(
+    addr: &str,
+    url: &str,
+    wire: &[u8],
+    limit: usize,
+) -> Result<RawResponse, TransportError> {
     let io = |source| TransportError::Io {
         url: url.to_owned(),
         source,
@@ -235,8 +501,8 @@ async fn exchange(addr: &str, url: &str, wire: &[u8]) -> Result<HttpReply, Trans
             url: url.to_owned(),
             why,
         };
-        if buf.len() > MAX_RESPONSE {
-            return Err(malformed(format!("larger than {MAX_RESPONSE} bytes")));
+        if buf.len() > limit {
+            return Err(malformed(format!("larger than {limit} bytes")));
         }
         match parse_response(&buf, eof).map_err(malformed)? {
             Some(reply) => return Ok(reply),
@@ -253,7 +519,7 @@ async fn exchange(addr: &str, url: &str, wire: &[u8]) -> Result<HttpReply, Trans
 /// One complete HTTP/1.x answer in `buf`, `None` if more bytes are needed. `eof`: the
 /// peer has closed, so a body delimited by the connection's end is complete. Interim
 /// (1xx) answers are skipped.
-fn parse_response(buf: &[u8], eof: bool) -> Result<Option<HttpReply>, String> {
+fn parse_response(buf: &[u8], eof: bool) -> Result<Option<RawResponse>, String> {
     let mut buf = buf;
     loop {
         let Some(head_end) = find(buf, b"\r\n\r\n") else {
@@ -274,11 +540,13 @@ fn parse_response(buf: &[u8], eof: bool) -> Result<Option<HttpReply>, String> {
             .ok_or_else(|| format!("status line {status_line:?}"))?;
         let mut content_length = None;
         let mut chunked = false;
+        let mut headers = Vec::new();
         for line in lines {
             let (name, value) = line
                 .split_once(':')
                 .ok_or_else(|| format!("header line {line:?}"))?;
             let value = value.trim();
+            headers.push((name.trim().to_owned(), value.to_owned()));
             if name.eq_ignore_ascii_case("content-length") {
                 let length: usize = value
                     .parse()
@@ -317,9 +585,10 @@ fn parse_response(buf: &[u8], eof: bool) -> Result<Option<HttpReply>, String> {
         } else {
             return Ok(None);
         };
-        return Ok(Some(HttpReply {
+        return Ok(Some(RawResponse {
             status,
-            body: String::from_utf8_lossy(&body).into_owned(),
+            headers,
+            body,
         }));
     }
 }
@@ -348,7 +617,7 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
                 data = &data[end + 2..];
             }
         }
-        if size > MAX_RESPONSE {
+        if size > MAX_DOWNLOAD {
             return Err(format!("chunk of {size} bytes"));
         }
         if data.len() < size + 2 {
@@ -410,6 +679,12 @@ pub enum ClientErrorKind {
     /// No nonce: the system random generator failed.
     #[error("{0}")]
     Random(#[source] RandomError),
+    /// A snapshot URI answered `200` with something that is not an image.
+    #[error("not an image (Content-Type {content_type:?})")]
+    NotAnImage {
+        /// The content type sent, if any.
+        content_type: Option<String>,
+    },
 }
 
 impl ClientErrorKind {
@@ -512,14 +787,23 @@ impl<T> OnvifClient<T> {
 
 impl<T: SoapTransport> OnvifClient<T> {
     /// `GetSystemDateAndTime`, unauthenticated; stores and returns the offset between the
-    /// camera's UTC clock and `now` (our clock when the answer arrives).
+    /// camera's UTC clock and `now` (our clock when the answer arrives). A camera that
+    /// refuses it unauthenticated (some firmware, some simulators) is asked once more with
+    /// a token at the current offset, when the client has credentials.
     pub async fn sync_clock(&self, now: SystemTime) -> Result<ClockOffset, ClientError> {
         let request = device::get_system_date_and_time();
         let operation = request.operation;
-        let reply = self
-            .exchange(&self.device_url, &request, None)
-            .await
-            .map_err(|kind| self.error(operation, kind))?;
+        let reply = match self.exchange(&self.device_url, &request, None).await {
+            Err(kind) if kind.is_auth_failure() && self.credentials.is_some() => {
+                let token = self
+                    .token(now)
+                    .map_err(|kind| self.error(operation, kind))?;
+                self.exchange(&self.device_url, &request, token.as_ref())
+                    .await
+            }
+            other => other,
+        }
+        .map_err(|kind| self.error(operation, kind))?;
         let time = device::parse_system_date_and_time(&reply).map_err(|e| self.onvif_error(e))?;
         let offset = ClockOffset::between(time.utc, now);
         self.set_clock_offset(offset);
@@ -609,10 +893,23 @@ impl<T: SoapTransport> OnvifClient<T> {
         .await
     }
 
-    /// One authenticated operation: sign, POST, map the status, parse. On an
-    /// authentication failure with credentials: re-sync the clock once, retry once. If the
-    /// re-sync itself fails, the original authentication error is returned.
-    async fn call<R>(
+    /// One authenticated operation of any service: `request` (from the builders in
+    /// [`super::device`], [`super::media`], [`super::ptz`]) signed with a fresh
+    /// UsernameToken, POSTed to `url` (the service's XAddr), the status mapped, the answer
+    /// parsed by `parse` (the matching `parse_*`). On an authentication failure with
+    /// credentials: re-sync the clock once, retry once. If the re-sync itself fails, the
+    /// original authentication error is returned.
+    ///
+    /// ```no_run
+    /// # use std::time::{Duration, SystemTime};
+    /// # use watchpost_devices::onvif::{client::{HttpTransport, OnvifClient}, ptz};
+    /// # async fn f(client: &OnvifClient<HttpTransport>, ptz_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// let status = client
+    ///     .call(SystemTime::now(), ptz_url, ptz::get_presets("main"), ptz::parse_presets)
+    ///     .await?;
+    /// # let _ = status; Ok(()) }
+    /// ```
+    pub async fn call<R>(
         &self,
         now: SystemTime,
         url: &str,
@@ -665,7 +962,7 @@ impl<T: SoapTransport> OnvifClient<T> {
         let envelope = soap::envelope(&request.body, token);
         let reply = self
             .transport
-            .post(url, request.action, envelope)
+            .post_with_credentials(url, request.action, envelope, self.credentials.as_ref())
             .await
             .map_err(ClientErrorKind::Transport)?;
         match reply.status {
@@ -692,6 +989,87 @@ impl<T: SoapTransport> OnvifClient<T> {
     }
 }
 
+/// A JPEG (or whatever image the camera sends) fetched from a snapshot URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The snapshot URI it came from (as the camera reported it; no credentials in it).
+    pub uri: String,
+    /// The `Content-Type` the camera sent (`image/jpeg`), when it sent one.
+    pub content_type: Option<String>,
+    /// The image bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("uri", &self.uri)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The operation name snapshot fetches carry in [`ClientError::operation`].
+pub const SNAPSHOT_OPERATION: &str = "Snapshot";
+
+impl OnvifClient<HttpTransport> {
+    /// `GetSnapshotUri` of `profile_token`, then [`Self::fetch_snapshot`] of that URI.
+    pub async fn snapshot(
+        &self,
+        now: SystemTime,
+        media_url: &str,
+        version: MediaVersion,
+        profile_token: &str,
+    ) -> Result<Snapshot, ClientError> {
+        let uri = self
+            .snapshot_uri(now, media_url, version, profile_token)
+            .await?;
+        self.fetch_snapshot(&uri).await
+    }
+
+    /// GETs a snapshot URI with the client's credentials (HTTP Digest, or Basic when that
+    /// is all the camera offers). `200` with an image (an `image/*` content type, or JPEG's
+    /// start-of-image marker when the camera sends none) is the snapshot; `401` is
+    /// [`ClientErrorKind::Unauthorized`]; any other status [`ClientErrorKind::Http`]; a
+    /// `200` without an image [`ClientErrorKind::NotAnImage`]. Errors name the operation
+    /// [`SNAPSHOT_OPERATION`].
+    pub async fn fetch_snapshot(&self, uri: &str) -> Result<Snapshot, ClientError> {
+        let reply = self
+            .transport
+            .get(uri, self.credentials.as_ref())
+            .await
+            .map_err(|e| self.error(SNAPSHOT_OPERATION, ClientErrorKind::Transport(e)))?;
+        let kind = match reply.status {
+            200 => {
+                let is_image = match &reply.content_type {
+                    Some(ct) => ct.trim().to_ascii_lowercase().starts_with("image/"),
+                    None => reply.body.starts_with(&[0xFF, 0xD8]),
+                };
+                if is_image && !reply.body.is_empty() {
+                    return Ok(Snapshot {
+                        uri: uri.to_owned(),
+                        content_type: reply.content_type,
+                        bytes: reply.body,
+                    });
+                }
+                ClientErrorKind::NotAnImage {
+                    content_type: reply.content_type,
+                }
+            }
+            401 => ClientErrorKind::Unauthorized,
+            status => ClientErrorKind::Http {
+                status,
+                body_excerpt: String::from_utf8_lossy(&reply.body)
+                    .chars()
+                    .take(BODY_EXCERPT)
+                    .collect(),
+            },
+        };
+        Err(self.error(SNAPSHOT_OPERATION, kind))
+    }
+}
+
 fn http_error(reply: HttpReply) -> ClientErrorKind {
     ClientErrorKind::Http {
         status: reply.status,
@@ -705,6 +1083,8 @@ mod tests {
     use std::path::Path;
     use std::sync::Mutex;
     use std::time::UNIX_EPOCH;
+
+    use base64::Engine as _;
 
     use super::*;
     use crate::onvif::ns;
@@ -981,7 +1361,7 @@ mod tests {
     fn responses_are_delimited_by_length_chunks_or_close() {
         let full = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
         assert_eq!(parse_response(&full[..full.len() - 1], false), Ok(None));
-        assert_eq!(parse_response(full, false).unwrap().unwrap().body, "hello");
+        assert_eq!(parse_response(full, false).unwrap().unwrap().body, b"hello");
         let chunked =
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 X\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n";
         assert_eq!(
@@ -989,12 +1369,13 @@ mod tests {
             Ok(None)
         );
         let reply = parse_response(chunked, false).unwrap().unwrap();
-        assert_eq!((reply.status, reply.body.as_str()), (500, "abcde"));
+        assert_eq!((reply.status, reply.body.as_slice()), (500, &b"abcde"[..]));
+        assert_eq!(reply.header("TRANSFER-ENCODING"), Some("chunked"));
         let close = b"HTTP/1.0 200 OK\r\n\r\nuntil close";
         assert_eq!(parse_response(close, false), Ok(None));
         assert_eq!(
             parse_response(close, true).unwrap().unwrap().body,
-            "until close"
+            b"until close"
         );
         assert!(parse_response(b"SSH-2.0\r\n\r\n", false).is_err());
         assert!(
@@ -1093,5 +1474,187 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, TransportError::BadAction { .. }), "{err}");
+    }
+
+    /// Serves one scripted answer per connection on 127.0.0.1, in order; returns the
+    /// address and the requests seen (head and body as text).
+    async fn scripted_server(
+        script: Vec<Vec<u8>>,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answer in script {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut chunk).await.unwrap();
+                    assert_ne!(n, 0, "client closed early");
+                    request.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = find(&request, b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                // The client may hang up early (an answer over its size cap).
+                let _ = conn.write_all(&answer).await;
+                let _ = conn.shutdown().await;
+                seen.push(String::from_utf8(request).unwrap());
+            }
+            seen
+        });
+        (addr, task)
+    }
+
+    fn header_of<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+        request.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The value of `key` in a Digest `Authorization` header (quotes removed).
+    fn digest_param<'a>(authorization: &'a str, key: &str) -> Option<&'a str> {
+        authorization
+            .strip_prefix("Digest ")?
+            .split(", ")
+            .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key))
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+
+    #[tokio::test]
+    async fn http_digest_challenges_are_answered_and_remembered() {
+        let challenge = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n\
+            WWW-Authenticate: Digest realm=\"cam\", qop=\"auth,auth-int\", nonce=\"n0nce\", \
+            opaque=\"0paque\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n";
+        let body = fixture("GetDeviceInformation.xml");
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let (addr, server) = scripted_server(vec![
+            challenge.as_bytes().to_vec(),
+            ok.clone().into_bytes(),
+            ok.into_bytes(),
+        ])
+        .await;
+        let client = OnvifClient::new(
+            HttpTransport::new(Duration::from_secs(10)),
+            "digest-cam",
+            format!("http://{addr}/onvif/device_service"),
+            Some(Credentials {
+                username: "admin".into(),
+                password: PASSWORD.into(),
+            }),
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(CAMERA_TIME);
+        client.device_information(now).await.unwrap();
+        client.device_information(now).await.unwrap();
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(header_of(&seen[0], "authorization"), None);
+        for request in &seen {
+            assert!(!request.contains(PASSWORD), "{request}");
+        }
+        let first = header_of(&seen[1], "authorization").unwrap();
+        assert_eq!(digest_param(first, "username"), Some("admin"));
+        assert_eq!(digest_param(first, "realm"), Some("cam"));
+        assert_eq!(digest_param(first, "uri"), Some("/onvif/device_service"));
+        assert_eq!(digest_param(first, "qop"), Some("auth"));
+        assert_eq!(digest_param(first, "nc"), Some("00000001"));
+        assert_eq!(digest_param(first, "opaque"), Some("0paque"));
+        // The response is RFC 7616's, for this method, URI and password.
+        let cnonce = digest_param(first, "cnonce").unwrap();
+        let mut expected = http_auth::DigestClient::try_from(
+            &http_auth::parse_challenges(
+                "Digest realm=\"cam\", qop=\"auth\", nonce=\"n0nce\", opaque=\"0paque\"",
+            )
+            .unwrap()[0],
+        )
+        .unwrap();
+        let expected = expected
+            .respond_with_testing_cnonce(
+                &PasswordParams {
+                    username: "admin",
+                    password: PASSWORD,
+                    uri: "/onvif/device_service",
+                    method: "POST",
+                    body: None,
+                },
+                cnonce,
+            )
+            .unwrap();
+        assert_eq!(
+            digest_param(first, "response"),
+            digest_param(&expected, "response")
+        );
+        // The second call authenticates up front, with the next nonce count.
+        let second = header_of(&seen[2], "authorization").unwrap();
+        assert_eq!(digest_param(second, "nc"), Some("00000002"));
+        assert!(!format!("{:?}", client.transport()).contains("n0nce"));
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_fetched_with_basic_when_that_is_all_offered() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0xFF, 0xD9];
+        let mut ok =
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 8\r\n\r\n".to_vec();
+        ok.extend_from_slice(&jpeg);
+        let (addr, server) = scripted_server(vec![
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"snap\"\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ok,
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        ])
+        .await;
+        let credentials = Credentials {
+            username: "admin".into(),
+            password: PASSWORD.into(),
+        };
+        let client = OnvifClient::new(
+            HttpTransport::new(Duration::from_secs(10)),
+            "snap-cam",
+            format!("http://{addr}/onvif/device_service"),
+            Some(credentials),
+        );
+        let uri = format!("http://{addr}/snap.jpg?profile=main");
+        let snapshot = client.fetch_snapshot(&uri).await.unwrap();
+        assert_eq!(snapshot.bytes, jpeg);
+        assert_eq!(snapshot.content_type.as_deref(), Some("image/jpeg"));
+        assert!(format!("{snapshot:?}").contains("len: 8"));
+        // Refused although sent up front (no challenge to answer): typed, no retry.
+        let err = client.fetch_snapshot(&uri).await.unwrap_err();
+        assert!(err.is_auth_failure(), "{err}");
+        assert_eq!(err.operation, SNAPSHOT_OPERATION);
+        assert!(!err.to_string().contains(PASSWORD));
+        let seen = server.await.unwrap();
+        assert!(seen[0].starts_with("GET /snap.jpg?profile=main HTTP/1.1\r\n"));
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"))
+        );
+        assert_eq!(header_of(&seen[1], "authorization"), Some(basic.as_str()));
+        assert_eq!(header_of(&seen[2], "authorization"), Some(basic.as_str()));
+    }
+
+    #[tokio::test]
+    async fn downloads_are_capped() {
+        let mut big =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {MAX_DOWNLOAD}\r\n\r\n").into_bytes();
+        big.resize(big.len() + MAX_DOWNLOAD, b'x');
+        let (addr, _server) = scripted_server(vec![big]).await;
+        let transport = HttpTransport::new(Duration::from_secs(20));
+        let err = transport
+            .get(&format!("http://{addr}/big"), None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }

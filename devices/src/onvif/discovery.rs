@@ -79,10 +79,29 @@ pub struct ProbeMatches {
     pub matches: Vec<ProbeMatch>,
 }
 
-/// Parses a ProbeMatches datagram (UTF-8 text).
+/// Parses a ProbeMatches datagram (UTF-8 text). A body holding a bare `d:ProbeMatch`
+/// instead of `d:ProbeMatches` (as some device simulators send) counts as one match.
 pub fn parse_probe_matches(text: &str) -> Result<ProbeMatches, OnvifError> {
     const OP: &str = "ProbeMatches";
-    let body = soap::expect_response(text, OP, ns::DISCOVERY, "ProbeMatches")?;
+    let first = soap::body_element(text, OP)?;
+    let body = if first.is(ns::DISCOVERY, "ProbeMatches") {
+        first
+    } else if first.is(ns::DISCOVERY, "ProbeMatch") {
+        super::xml::Element {
+            ns: Some(ns::DISCOVERY.to_owned()),
+            local: "ProbeMatches".to_owned(),
+            attrs: Vec::new(),
+            text: String::new(),
+            text_ns: None,
+            children: vec![first],
+        }
+    } else {
+        return Err(OnvifError::UnexpectedResponse {
+            operation: OP,
+            expected: "ProbeMatches",
+            found: first.expanded_name(),
+        });
+    };
     // RelatesTo is in the header, which `expect_response` skips: look it up separately.
     let relates_to = super::xml::parse(text).ok().and_then(|root| {
         root.children
@@ -95,8 +114,10 @@ pub fn parse_probe_matches(text: &str) -> Result<ProbeMatches, OnvifError> {
     });
     let mut matches = Vec::new();
     for m in body.children_named(ns::DISCOVERY, "ProbeMatch") {
+        // Some device simulators put EndpointReference in the discovery namespace.
         let endpoint_reference = m
             .child(ns::WSA, "EndpointReference")
+            .or_else(|| m.child_local("EndpointReference"))
             .and_then(|e| optional_text(e, ns::WSA, "Address"))
             .ok_or(OnvifError::Missing {
                 operation: OP,
@@ -175,6 +196,28 @@ mod tests {
         );
         assert!(doc.contains(&format!("<a:MessageID>{id}</a:MessageID>")));
         assert!(doc.contains("dn:NetworkVideoTransmitter"));
+    }
+
+    #[test]
+    fn a_bare_probe_match_counts_as_one_match() {
+        let doc = format!(
+            r#"<s:Envelope xmlns:s="{}" xmlns:a="{}" xmlns:d="{}"><s:Header><a:RelatesTo>urn:uuid:1</a:RelatesTo></s:Header>
+            <s:Body><d:ProbeMatch><d:EndpointReference><a:Address>urn:uuid:cam</a:Address></d:EndpointReference>
+            <d:Scopes>onvif://www.onvif.org/name/Virtual%20Camera</d:Scopes><d:XAddrs>http://127.0.0.1:8080/onvif/device_service</d:XAddrs>
+            </d:ProbeMatch></s:Body></s:Envelope>"#,
+            ns::SOAP12,
+            ns::WSA,
+            ns::DISCOVERY
+        );
+        let parsed = parse_probe_matches(&doc).unwrap();
+        assert_eq!(parsed.relates_to.as_deref(), Some("urn:uuid:1"));
+        assert_eq!(parsed.matches.len(), 1);
+        assert_eq!(parsed.matches[0].name.as_deref(), Some("Virtual Camera"));
+        let probe = probe("urn:uuid:2");
+        assert!(matches!(
+            parse_probe_matches(&probe),
+            Err(OnvifError::UnexpectedResponse { .. })
+        ));
     }
 
     #[test]

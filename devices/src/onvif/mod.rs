@@ -26,7 +26,7 @@ pub mod media;
 pub mod ptz;
 pub mod security;
 pub mod soap;
-mod xml;
+pub mod xml;
 
 /// Namespace URIs used by the requests and matched in the answers.
 pub mod ns {

@@ -236,23 +236,10 @@ pub fn parse_presets(text: &str) -> Result<Vec<Preset>, OnvifError> {
     let mut presets = Vec::new();
     for preset in r.children_named(ns::PTZ, "Preset") {
         let token = required_attr(preset, "token", OP, "Preset/@token")?;
-        let position = match preset.child(ns::SCHEMA, "PTZPosition") {
-            None => None,
-            Some(p) => {
-                let axis = |local: &str, attr: &str, path: &'static str| {
-                    p.child(ns::SCHEMA, local)
-                        .and_then(|e| e.attr(attr))
-                        .map(|v| number::<f32>(v, OP, path))
-                        .transpose()
-                };
-                let pan = axis("PanTilt", "x", "PTZPosition/PanTilt/@x")?;
-                let tilt = axis("PanTilt", "y", "PTZPosition/PanTilt/@y")?;
-                Some(PtzVector {
-                    pan_tilt: pan.zip(tilt),
-                    zoom: axis("Zoom", "x", "PTZPosition/Zoom/@x")?,
-                })
-            }
-        };
+        let position = preset
+            .child(ns::SCHEMA, "PTZPosition")
+            .map(|p| position(p, OP))
+            .transpose()?;
         presets.push(Preset {
             token,
             name: preset
@@ -263,6 +250,60 @@ pub fn parse_presets(text: &str) -> Result<Vec<Preset>, OnvifError> {
         });
     }
     Ok(presets)
+}
+
+/// A `tt:PTZVector` element (`PanTilt/@x,@y`, `Zoom/@x`) as a [`PtzVector`]; an axis the
+/// camera leaves out is `None`.
+fn position(p: &super::xml::Element, op: &'static str) -> Result<PtzVector, OnvifError> {
+    let axis = |local: &str, attr: &str, path: &'static str| {
+        p.child(ns::SCHEMA, local)
+            .and_then(|e| e.attr(attr))
+            .map(|v| number::<f32>(v, op, path))
+            .transpose()
+    };
+    let pan = axis("PanTilt", "x", "Position/PanTilt/@x")?;
+    let tilt = axis("PanTilt", "y", "Position/PanTilt/@y")?;
+    Ok(PtzVector {
+        pan_tilt: pan.zip(tilt),
+        zoom: axis("Zoom", "x", "Position/Zoom/@x")?,
+    })
+}
+
+/// `GetStatus`: the profile's current position and whether it is moving.
+pub fn get_status(profile_token: &str) -> Request {
+    request(
+        "GetStatus",
+        "http://www.onvif.org/ver20/ptz/wsdl/GetStatus",
+        &profile(profile_token),
+    )
+}
+
+/// A PTZ unit's state as `GetStatus` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PtzStatus {
+    /// The current position in the generic spaces, when the camera reports it (some
+    /// report only the move status).
+    pub position: Option<PtzVector>,
+    /// `MoveStatus/PanTilt` or `MoveStatus/Zoom` is `MOVING`.
+    pub moving: bool,
+}
+
+/// Parses a `GetStatusResponse` (`tptz:PTZStatus/tt:Position`, `tt:MoveStatus`).
+pub fn parse_status(text: &str) -> Result<PtzStatus, OnvifError> {
+    const OP: &str = "GetStatus";
+    let r = expect_response(text, OP, ns::PTZ, "GetStatusResponse")?;
+    let status = super::required(&r, ns::PTZ, "PTZStatus", OP, "PTZStatus")?;
+    let position = status
+        .child(ns::SCHEMA, "Position")
+        .map(|p| position(p, OP))
+        .transpose()?;
+    let moving = status.child(ns::SCHEMA, "MoveStatus").is_some_and(|m| {
+        ["PanTilt", "Zoom"].iter().any(|axis| {
+            m.child_text(ns::SCHEMA, axis)
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("MOVING"))
+        })
+    });
+    Ok(PtzStatus { position, moving })
 }
 
 /// Parses a `SetPresetResponse`: the preset's token.

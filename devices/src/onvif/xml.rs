@@ -5,36 +5,45 @@
 //! Text is the concatenation of an element's direct character data, entities and character
 //! references resolved. Documents with a DTD are refused (SOAP forbids them), and so is
 //! nesting deeper than [`MAX_DEPTH`], so a hostile answer cannot exhaust the stack.
+//!
+//! Public so that the other side of the wire — the camera simulator in
+//! `watchpost-fixtures`, which parses requests — reads SOAP the same way as the client.
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 /// Deepest element nesting accepted; ONVIF answers stay below 20.
-pub(crate) const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// The namespace bound to the reserved `xml` prefix.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// One element of a parsed document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Element {
+pub struct Element {
     /// Namespace URI, `None` for an element in no namespace.
     pub ns: Option<String>,
+    /// Local name (without prefix).
     pub local: String,
+    /// Attributes other than namespace declarations, in document order.
     pub attrs: Vec<Attr>,
     /// Direct character data, untrimmed.
     pub text: String,
     /// When the trimmed text is a QName (`prefix:local`, or `local` under a default
     /// namespace), the namespace its prefix was bound to here — for SOAP fault codes.
     pub text_ns: Option<String>,
+    /// Child elements, in document order.
     pub children: Vec<Element>,
 }
 
 /// One attribute; unprefixed attributes are in no namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Attr {
+pub struct Attr {
+    /// Namespace URI of a prefixed attribute, `None` for an unprefixed one.
     pub ns: Option<String>,
+    /// Local name.
     pub local: String,
+    /// Value, entities resolved.
     pub value: String,
 }
 
@@ -93,10 +102,10 @@ impl Element {
 
 /// Why a document could not be read; the message names the position where known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct XmlError(pub String);
+pub struct XmlError(pub String);
 
 /// Parses `text` into its root element.
-pub(crate) fn parse(text: &str) -> Result<Element, XmlError> {
+pub fn parse(text: &str) -> Result<Element, XmlError> {
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.expand_empty_elements = true;
@@ -320,7 +329,7 @@ pub(crate) fn qname_local(text: &str) -> &str {
 
 /// Escapes `text` for element content or a double-quoted attribute value. Characters XML
 /// 1.0 does not allow (C0 controls other than tab, LF and CR) become U+FFFD.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

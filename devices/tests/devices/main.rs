@@ -1,0 +1,5 @@
+//! The devices crate's integration tests, one binary: the inventory against SQLite and
+//! PostgreSQL (`inventory`), ONVIF against the simulator and ipycam (`onvif_sim`).
+
+mod inventory;
+mod onvif_sim;
