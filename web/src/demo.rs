@@ -1,9 +1,12 @@
 //! `watchpost demo`: the simulated cameras, an embedded SQLite file, the web UI.
 //!
 //! Starts `watchpost-sim --demo` as a child process, reads the cameras it serves from its
-//! standard output (one JSON object per line, then `{"ready":true}`), declares them as
-//! static cameras, prints every URL, and serves until a shutdown signal. The simulator is
-//! killed when the demo ends, however it ends.
+//! standard output (one JSON object per line, then `{"ready":true}`), puts them in the
+//! camera inventory as ONVIF cameras at fictional Beijing sites (created, or updated when
+//! the data directory already has them: the simulator's ports change between runs), prints
+//! every URL, and serves until a shutdown signal. Their streams are hub paths
+//! `cam/<camera>/main` and `cam/<camera>/sub`, their URIs read over ONVIF, and they answer
+//! PTZ and snapshots. The simulator is killed when the demo ends, however it ends.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +18,11 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use watchpost_config::{CameraConfig, Config, RtspTransport, Secret, SecretUrl};
+use watchpost_config::{Config, Secret, SecretUrl};
+use watchpost_devices::inventory::{
+    CameraInput, Credentials, CredentialsChange, Division, ImportFormat, ImportMode, ImportRow,
+    Position,
+};
 
 use crate::Server;
 
@@ -31,8 +38,65 @@ struct SimLine {
     title: Option<String>,
     main: Option<String>,
     sub: Option<String>,
+    onvif: Option<String>,
     username: Option<String>,
     password: Option<String>,
+}
+
+/// A simulated camera as the demo knows it.
+#[derive(Debug)]
+struct SimCamera {
+    name: String,
+    title: String,
+    main: String,
+    sub: Option<String>,
+    onvif: String,
+    credentials: Option<(String, Secret)>,
+}
+
+/// The fictional site of a demo camera: category, district, street, longitude, latitude.
+fn demo_site(name: &str) -> (&'static str, &'static str, &'static str, f64, f64) {
+    match name {
+        "gas-station" => ("gas_station", "Chaoyang", "Jiuxianqiao", 116.4912, 39.9703),
+        "oil-depot" => ("oil_depot", "Fengtai", "Lugouqiao", 116.2135, 39.8492),
+        "tailings-pond" => ("tailings_pond", "Mentougou", "Longquan", 116.1018, 39.9421),
+        "fireworks-outlet" => (
+            "fireworks_retail",
+            "Tongzhou",
+            "Yongshun",
+            116.6622,
+            39.9110,
+        ),
+        _ => ("other", "Dongcheng", "Jingshan", 116.3972, 39.9169),
+    }
+}
+
+impl SimCamera {
+    fn input(&self) -> CameraInput {
+        let (category, district, street, lon, lat) = demo_site(&self.name);
+        CameraInput {
+            id: Some(self.name.clone()),
+            name: self.title.clone(),
+            category: category.to_owned(),
+            division: Division {
+                district: district.to_owned(),
+                street: Some(street.to_owned()),
+            },
+            position: Some(Position { lon, lat }),
+            vendor: Some("Watchpost".to_owned()),
+            model: Some("watchpost-sim".to_owned()),
+            onvif_url: Some(SecretUrl::new(self.onvif.clone())),
+            credentials: match &self.credentials {
+                Some((username, password)) => CredentialsChange::Set(Credentials {
+                    username: username.clone(),
+                    password: password.clone(),
+                }),
+                None => CredentialsChange::Clear,
+            },
+            tags: vec!["demo".to_owned()],
+            ..CameraInput::default()
+        }
+    }
 }
 
 /// Runs the demo until `shutdown` resolves.
@@ -60,11 +124,26 @@ pub async fn run(
     // and a fixed port could be taken on a shared machine.
     config.webrtc.udp_listen = SocketAddr::new(listen.ip(), 0);
     config.storage.data_dir = data_dir;
-    config.cameras = cameras;
     config.validate().context("demo configuration")?;
 
     let server = Server::bind(config.clone()).await?;
-    print_urls(&config, server.local_addr());
+    let devices = server
+        .devices()
+        .context("the devices service is not running")?;
+    let rows = cameras
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ImportRow {
+            line: i + 1,
+            format: ImportFormat::Json,
+            input: c.input(),
+        })
+        .collect();
+    let report = devices.import(rows, ImportMode::Upsert).await;
+    if let Some(error) = report.errors.first() {
+        bail!("demo camera not added to the inventory: {error}");
+    }
+    print_urls(&config, &cameras, server.local_addr());
     let result = server.run(shutdown).await;
     if let Err(err) = child.kill().await {
         tracing::warn!("stopping the camera simulator: {err}");
@@ -96,7 +175,7 @@ fn simulator_path() -> anyhow::Result<PathBuf> {
     })
 }
 
-async fn read_cameras(child: &mut Child) -> anyhow::Result<Vec<CameraConfig>> {
+async fn read_cameras(child: &mut Child) -> anyhow::Result<Vec<SimCamera>> {
     let stdout = child.stdout.take().context("simulator stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let mut cameras = Vec::new();
@@ -108,26 +187,26 @@ async fn read_cameras(child: &mut Child) -> anyhow::Result<Vec<CameraConfig>> {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             return Ok(cameras);
         }
-        let (Some(name), Some(main)) = (parsed.camera, parsed.main) else {
-            bail!("simulator line without camera and main URL: {line}");
+        let (Some(name), Some(main), Some(onvif)) = (parsed.camera, parsed.main, parsed.onvif)
+        else {
+            bail!("simulator line without camera, main URL and ONVIF URL: {line}");
         };
-        cameras.push(CameraConfig {
+        cameras.push(SimCamera {
             title: parsed.title.unwrap_or_else(|| name.clone()),
             name,
-            main_url: SecretUrl::new(main),
-            sub_url: parsed.sub.map(SecretUrl::new),
-            username: parsed.username,
-            password: parsed.password.map(Secret::new),
-            transport: RtspTransport::Tcp,
-            always_on: false,
-            policies: Vec::new(),
+            main,
+            sub: parsed.sub,
+            onvif,
+            credentials: parsed
+                .username
+                .map(|u| (u, Secret::new(parsed.password.unwrap_or_default()))),
         });
     }
     let status = child.wait().await?;
     bail!("the camera simulator exited before it was ready ({status})")
 }
 
-fn print_urls(config: &Config, http: SocketAddr) {
+fn print_urls(config: &Config, cameras: &[SimCamera], http: SocketAddr) {
     let db = config.storage.effective_database_url();
     let base = format!("http://{http}");
     println!();
@@ -138,21 +217,27 @@ fn print_urls(config: &Config, http: SocketAddr) {
     println!("  streams API  {base}/api/v1/paths");
     println!("  database     {db}");
     println!("  data dir     {}", display_dir(&config.storage.data_dir));
-    println!("Simulated cameras (RTSP, also playable with ffplay or VLC):");
-    for camera in &config.cameras {
-        let auth = match &camera.username {
-            Some(user) => format!("  (user {user}, digest auth)"),
+    println!("Simulated cameras (in the inventory; RTSP also playable with ffplay or VLC):");
+    for camera in cameras {
+        let auth = match &camera.credentials {
+            Some((user, _)) => format!("  (user {user}, digest auth)"),
             None => String::new(),
         };
-        println!("  {:<18} main {}{auth}", camera.name, camera.main_url);
+        let id = &camera.name;
+        println!("  {id:<18} main {}{auth}", camera.main);
         println!(
-            "  {:<18}      watch {base}/play/{}/main  (WHEP {base}/whep/{}/main)",
-            "", camera.name, camera.name
+            "  {:<18}      watch {base}/play/cam/{id}/main  (WHEP {base}/whep/cam/{id}/main)",
+            ""
         );
-        if let Some(sub) = &camera.sub_url {
+        if let Some(sub) = &camera.sub {
             println!("  {:<18} sub  {sub}", "");
-            println!("  {:<18}      watch {base}/play/{}/sub", "", camera.name);
+            println!("  {:<18}      watch {base}/play/cam/{id}/sub", "");
         }
+        println!("  {:<18} ONVIF {}", "", camera.onvif);
+        println!(
+            "  {:<18}      snapshot {base}/api/v1/cameras/{id}/snapshot, PTZ POST {base}/api/v1/cameras/{id}/ptz",
+            ""
+        );
     }
     println!();
 }

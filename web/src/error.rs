@@ -33,6 +33,24 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 422: the request is well-formed but its values are not acceptable; every field
+    /// that is wrong is named with the reason.
+    #[error("invalid: {message}")]
+    Invalid {
+        /// A summary.
+        message: String,
+        /// Each wrong field and why.
+        fields: Vec<FieldProblem>,
+    },
+    /// 502: a camera answered with an error or not at all (the message names the camera
+    /// and operation, never credentials); `code` is `camera_error` or `camera_auth_failed`.
+    #[error("camera failed: {message}")]
+    BadGateway {
+        /// `camera_error` or `camera_auth_failed`.
+        code: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// 504: a camera did not start in time; the message (no credentials) says why.
     #[error("camera not ready: {0}")]
     CameraTimeout(String),
@@ -48,10 +66,21 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// One wrong field of a request: its path (`division.district`, `position.lat`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    /// The field's path in the request.
+    pub field: String,
+    /// Why it is wrong.
+    pub reason: String,
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldProblem]>,
 }
 
 /// Seconds a client should wait before retrying a 503.
@@ -76,6 +105,14 @@ impl IntoResponse for ApiError {
                 m.as_str(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::Invalid { message, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                message.as_str(),
+            ),
+            ApiError::BadGateway { code, message } => {
+                (StatusCode::BAD_GATEWAY, *code, message.as_str())
+            }
             ApiError::PreconditionFailed(m) => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",
@@ -100,7 +137,9 @@ impl IntoResponse for ApiError {
                 "internal error; see the server log",
             ),
         };
-        if status.is_server_error() {
+        if status == StatusCode::BAD_GATEWAY {
+            tracing::warn!(error = %self, "camera request failed");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = (
@@ -108,6 +147,10 @@ impl IntoResponse for ApiError {
             Json(Body {
                 error: code,
                 message,
+                fields: match &self {
+                    ApiError::Invalid { fields, .. } => Some(fields.as_slice()),
+                    _ => None,
+                },
             }),
         )
             .into_response();
@@ -134,6 +177,73 @@ impl From<watchpost_media::hub::HubError> for ApiError {
             HubError::Exists { .. } => ApiError::Conflict(err.to_string()),
             HubError::StartTimeout { .. } => ApiError::CameraTimeout(err.to_string()),
             HubError::Closed => ApiError::Unavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<watchpost_devices::inventory::InventoryError> for ApiError {
+    fn from(err: watchpost_devices::inventory::InventoryError) -> Self {
+        use watchpost_devices::inventory::InventoryError as E;
+        // Inventory errors name the camera and field and never carry a password; storage
+        // and key errors carry internals and go to the log only.
+        match err {
+            E::Invalid { errors } => ApiError::Invalid {
+                message: format!("invalid camera: {} field(s) rejected", errors.len().max(1)),
+                fields: errors
+                    .into_iter()
+                    .map(|e| FieldProblem {
+                        field: e.field,
+                        reason: e.reason,
+                    })
+                    .collect(),
+            },
+            E::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            E::Conflict { .. } => ApiError::Conflict(err.to_string()),
+            E::PreconditionFailed { .. } => ApiError::PreconditionFailed(err.to_string()),
+            E::JsonSyntax { .. } => ApiError::BadRequest(err.to_string()),
+            E::Database { .. } => ApiError::Unavailable(err.to_string()),
+            _ => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<watchpost_devices::DevicesError> for ApiError {
+    fn from(err: watchpost_devices::DevicesError) -> Self {
+        use watchpost_devices::DevicesError as E;
+        use watchpost_devices::onvif_camera::CameraError;
+        use watchpost_media::hub::HubError;
+        use watchpost_media::stills::StillError;
+        match err {
+            E::Inventory(e) => e.into(),
+            E::Camera(CameraError::Unsupported { .. }) | E::NoOnvif { .. } | E::Disabled { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
+            // Camera errors name the camera, operation and URL (no credentials).
+            E::Camera(ref e) => ApiError::BadGateway {
+                code: if e.is_auth_failure() {
+                    "camera_auth_failed"
+                } else {
+                    "camera_error"
+                },
+                message: err.to_string(),
+            },
+            E::Hub { source, .. } => source.into(),
+            E::Paths(_) | E::BadAddress { .. } => ApiError::BadRequest(err.to_string()),
+            E::Discovery(_) => ApiError::Internal(err.to_string()),
+            E::Snapshot {
+                still: Some(ref still),
+                ..
+            } if matches!(**still, StillError::Hub(_)) => match &**still {
+                StillError::Hub(HubError::StartTimeout { .. }) => {
+                    ApiError::SourceUnavailable(err.to_string())
+                }
+                StillError::Hub(hub) => ApiError::from(hub.clone()),
+                _ => ApiError::Internal(err.to_string()),
+            },
+            E::Snapshot { .. } => ApiError::BadGateway {
+                code: "camera_error",
+                message: err.to_string(),
+            },
         }
     }
 }

@@ -43,8 +43,9 @@ pub(crate) struct CameraView {
     always_on: bool,
 }
 
-/// `GET /api/v1/cameras`: the cameras declared in the configuration, URLs redacted.
-pub(crate) async fn cameras(State(state): State<AppState>) -> Json<Vec<CameraView>> {
+/// `GET /api/v1/config/cameras`: the cameras declared in the configuration (paths
+/// `<name>/main`, `<name>/sub`; the inventory's are under `/api/v1/cameras`), URLs redacted.
+pub(crate) async fn config_cameras(State(state): State<AppState>) -> Json<Vec<CameraView>> {
     let views = state
         .config
         .cameras

@@ -4,6 +4,7 @@
 //! call it with `tower::ServiceExt::oneshot`. [`serve`] binds the configured address and
 //! runs the app until a shutdown signal. Errors reach HTTP through [`ApiError`] only.
 
+mod cameras;
 pub mod demo;
 mod error;
 mod health;
@@ -20,11 +21,12 @@ use axum::Router;
 use axum::routing::get;
 use watchpost_command::Database;
 use watchpost_config::Config;
+use watchpost_devices::Devices;
 use watchpost_media::hub::HubHandle;
 use watchpost_media::webrtc::WebRtc;
 
-pub use error::ApiError;
-pub use serve::{Server, serve};
+pub use error::{ApiError, FieldProblem};
+pub use serve::{Server, serve, start_devices};
 pub use signal::shutdown_signal;
 
 /// The version of this build, as `--version` and `/healthz` report it.
@@ -44,6 +46,9 @@ pub struct AppState {
     /// The WebRTC layer (WHEP sessions); `None` until [`AppState::with_webrtc`], and
     /// then WHEP answers 503.
     pub webrtc: Option<WebRtc>,
+    /// The devices service (camera inventory, PTZ, snapshots, discovery, health); `None`
+    /// until [`AppState::with_devices`], and then its routes answer 503.
+    pub devices: Option<Devices>,
 }
 
 impl AppState {
@@ -55,7 +60,14 @@ impl AppState {
             hub,
             started: Instant::now(),
             webrtc: None,
+            devices: None,
         }
+    }
+
+    /// Adds the running devices service (what makes `/api/v1/cameras` work).
+    pub fn with_devices(mut self, devices: Devices) -> AppState {
+        self.devices = Some(devices);
+        self
     }
 
     /// Adds the running WebRTC layer (what makes `/whep` work).
@@ -80,7 +92,8 @@ pub fn app(state: AppState) -> Router {
 
 fn api_router() -> Router<AppState> {
     Router::new()
-        .route("/cameras", get(health::cameras))
+        .route("/config/cameras", get(health::config_cameras))
+        .merge(cameras::router())
         .route("/paths", get(paths::list))
         .route("/paths/{*name}", get(paths::one))
         .route("/webrtc/sessions", get(whep::sessions))

@@ -3,10 +3,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 use watchpost_command::Database;
 use watchpost_config::Config;
+use watchpost_devices::inventory::{CredentialCipher, Inventory, KeyOrigin};
+use watchpost_devices::onvif_camera::SystemClock;
+use watchpost_devices::{Devices, DevicesSettings};
 use watchpost_media::hub::{Hub, HubConfig};
 use watchpost_media::webrtc::WebRtc;
 
@@ -35,13 +40,16 @@ impl Server {
         let paths = watchpost_media::cameras::camera_paths(&config.cameras)?;
         let hub = Hub::spawn(HubConfig::from_config(&config.media), paths)?;
         let webrtc = WebRtc::start(&config.webrtc, hub.clone()).await?;
+        let devices = start_devices(&config, &db, &hub).await?;
         let addr = config.server.http_listen;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (server.http_listen)"))?;
         Ok(Server {
             listener,
-            state: AppState::new(config, db, hub).with_webrtc(webrtc),
+            state: AppState::new(config, db, hub)
+                .with_webrtc(webrtc)
+                .with_devices(devices),
         })
     }
 
@@ -53,6 +61,11 @@ impl Server {
     /// The bound ICE-TCP address, when `webrtc.tcp_listen` is set.
     pub fn webrtc_tcp_addr(&self) -> Option<SocketAddr> {
         self.state.webrtc.as_ref().and_then(WebRtc::tcp_local_addr)
+    }
+
+    /// The devices service (camera inventory), running once bound.
+    pub fn devices(&self) -> Option<&Devices> {
+        self.state.devices.as_ref()
     }
 
     /// The bound HTTP address (the real port when the configuration asked for port 0).
@@ -102,6 +115,37 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Opens the camera inventory in `db` (migrating it), with the credential key the
+/// configuration names, and attaches its enabled cameras to `hub`.
+pub async fn start_devices(
+    config: &Config,
+    db: &Database,
+    hub: &watchpost_media::hub::HubHandle,
+) -> anyhow::Result<Devices> {
+    let cipher = CredentialCipher::from_config(&config.devices, &config.storage.data_dir)
+        .context("camera credential key")?;
+    if let KeyOrigin::File { path, created } = cipher.origin() {
+        tracing::warn!(
+            key_file = %path.display(),
+            created,
+            "camera credentials are encrypted with a key file in the data directory; \
+             set devices.credential_key when several nodes share the database"
+        );
+    }
+    let inventory = Inventory::open(db.clone(), cipher)
+        .await
+        .context("camera inventory")?;
+    let mut settings = DevicesSettings {
+        discovery_interface: config.devices.discovery_interface,
+        ..DevicesSettings::default()
+    };
+    settings.monitor.interval = config.devices.health_interval;
+    let devices = Devices::start(inventory, hub.clone(), Arc::new(SystemClock), settings)
+        .await
+        .context("attaching the inventory's cameras")?;
+    Ok(devices)
 }
 
 /// Binds and serves `config` until `shutdown` resolves. See [`Server`].

@@ -82,9 +82,9 @@ async fn healthz_is_503_with_retry_after_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn cameras_are_listed_without_passwords() {
+async fn configured_cameras_are_listed_without_passwords() {
     let state = state("cameras").await;
-    let (status, _, body) = get(&state, "/api/v1/cameras").await;
+    let (status, _, body) = get(&state, "/api/v1/config/cameras").await;
     assert_eq!(status, StatusCode::OK);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v[0]["name"], "oil-depot");
@@ -160,5 +160,251 @@ async fn paths_are_listed_with_their_state_and_without_passwords() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"], "not_found");
+    state.hub.shutdown().await;
+}
+
+/// A state with the devices service over a fresh SQLite file, its credential key from the
+/// configuration.
+async fn state_with_devices(name: &str) -> AppState {
+    let state = state(name).await;
+    let mut config = (*state.config).clone();
+    config.devices.credential_key =
+        Some(Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="));
+    let devices = watchpost_web::start_devices(&config, &state.db, &state.hub)
+        .await
+        .unwrap();
+    state.with_devices(devices)
+}
+
+async fn send(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type);
+    for (k, v) in extra {
+        request = request.header(*k, *v);
+    }
+    let response = app(state.clone())
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+const CAMERA_PASSWORD: &str = "Pw-never-shown-7731";
+
+#[tokio::test]
+async fn cameras_crud_through_the_api_keeps_credentials_write_only() {
+    let state = state_with_devices("cameras-crud").await;
+    let json = "application/json";
+    let camera = serde_json::json!({
+        "id": "fengtai-oil-01",
+        "name": "Fengtai oil depot north gate",
+        "category": "oil_depot",
+        "enterprise_id": "E-110106-0042",
+        "division": {"district": "Fengtai", "street": "Lugouqiao"},
+        "position": {"lon": 116.2135, "lat": 39.8492},
+        "main_url": "rtsp://127.0.0.1:9/main",
+        "sub_url": "rtsp://127.0.0.1:9/sub",
+        "credentials": {"username": "admin", "password": CAMERA_PASSWORD},
+        "tags": ["north-gate"],
+    })
+    .to_string();
+    let (status, headers, body) = send(&state, "POST", "/api/v1/cameras", json, &camera, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers[header::LOCATION], "/api/v1/cameras/fengtai-oil-01");
+    assert_eq!(headers[header::ETAG], "\"1\"");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["credentials_set"], true);
+    assert_eq!(
+        v["paths"],
+        serde_json::json!(["cam/fengtai-oil-01/main", "cam/fengtai-oil-01/sub"])
+    );
+    assert_eq!(v["health"]["state"], "unknown");
+
+    // The hub has the camera's paths, with the password nowhere in them.
+    let (status, _, body) = get(&state, "/api/v1/paths/cam/fengtai-oil-01/main").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("rtsp://admin:***@127.0.0.1:9/main"), "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["camera"]["id"], "fengtai-oil-01", "{body}");
+    assert_eq!(v["camera"]["health"]["state"], "unknown", "{body}");
+
+    // A second create of the same id conflicts; a bad body names every bad field.
+    let (status, _, _) = send(&state, "POST", "/api/v1/cameras", json, &camera, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let bad = serde_json::json!({
+        "name": "x", "category": "bakery", "division": {"district": "Fengtai"},
+        "position": {"lon": 200.0, "lat": 39.0},
+        "main_url": format!("rtsp://admin:{CAMERA_PASSWORD}@192.0.2.1/main"),
+    })
+    .to_string();
+    let (status, _, body) = send(&state, "POST", "/api/v1/cameras", json, &bad, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for field in ["category", "position.lon", "main_url"] {
+        assert!(fields.contains(&field), "{field} not named: {body}");
+    }
+    assert!(!body.contains(CAMERA_PASSWORD), "{body}");
+    let (status, _, body) = send(&state, "POST", "/api/v1/cameras", json, "{\"name\": ", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, _) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        "text/plain",
+        &camera,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Update with a stale revision → 412; with the right one → 200, revision 2, and the
+    // credentials (absent from the body) kept.
+    let mut update: Value = serde_json::from_str(&camera).unwrap();
+    update["name"] = "Fengtai oil depot, north gate".into();
+    update.as_object_mut().unwrap().remove("credentials");
+    let update = update.to_string();
+    let uri = "/api/v1/cameras/fengtai-oil-01";
+    let (status, _, _) = send(&state, "PUT", uri, json, &update, &[("if-match", "\"7\"")]).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, headers, body) =
+        send(&state, "PUT", uri, json, &update, &[("if-match", "\"1\"")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers[header::ETAG], "\"2\"");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["credentials_set"], true);
+
+    // Lists filter; nothing anywhere shows the password.
+    let (status, _, list) = get(
+        &state,
+        "/api/v1/cameras?district=Fengtai&category=oil_depot",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let v: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["items"][0]["name"], "Fengtai oil depot, north gate");
+    let (_, _, none) = get(&state, "/api/v1/cameras?district=Chaoyang").await;
+    assert_eq!(serde_json::from_str::<Value>(&none).unwrap()["total"], 0);
+    let (status, _, _) = get(&state, "/api/v1/cameras?colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, _, one) = get(&state, uri).await;
+    let (_, _, paths) = get(&state, "/api/v1/paths").await;
+    for text in [&list, &one, &paths] {
+        assert!(!text.contains(CAMERA_PASSWORD), "{text}");
+        assert!(!text.contains("\"admin\""), "user name shown: {text}");
+    }
+
+    // PTZ needs ONVIF; this camera has plain RTSP URLs.
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &format!("{uri}/ptz"),
+        json,
+        r#"{"action":"stop"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &format!("{uri}/ptz"),
+        json,
+        r#"{"action":"spin"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Delete: the record and the paths go.
+    let (status, _, _) = send(&state, "DELETE", uri, json, "", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = get(&state, uri).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get(&state, "/api/v1/paths/cam/fengtai-oil-01/main").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    state.hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn csv_import_lands_good_rows_and_names_line_and_field_of_bad_ones() {
+    let state = state_with_devices("cameras-import").await;
+    let csv = format!(
+        "id,name,category,district,street,lon,lat,main_url,username,password,tags\r\n\
+         gas-01,Gas station 1,gas_station,Chaoyang,Jiuxianqiao,116.49,39.97,rtsp://127.0.0.1:9/a,admin,{CAMERA_PASSWORD},night;pumps\r\n\
+         bad-cat,Bakery,bakery,Chaoyang,,116.4,39.9,rtsp://127.0.0.1:9/b,,,\r\n\
+         \"pond-01\",\"Tailings pond, dam crest\",tailings_pond,Mentougou,,116.1,39.94,rtsp://127.0.0.1:9/c,,,\r\n\
+         bad-lon,Depot,oil_depot,Fengtai,,999,39.8,rtsp://127.0.0.1:9/d,admin,{CAMERA_PASSWORD},\r\n\
+         gas-01,Duplicate,gas_station,Chaoyang,,116.49,39.97,rtsp://127.0.0.1:9/e,,,\r\n"
+    );
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras/import",
+        "text/csv",
+        &csv,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains(CAMERA_PASSWORD), "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        report["created"],
+        serde_json::json!(["gas-01", "pond-01"]),
+        "{body}"
+    );
+    let errors = report["errors"].as_array().unwrap();
+    let by_line = |line: u64| -> Vec<String> {
+        errors
+            .iter()
+            .filter(|e| e["line"] == line)
+            .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(by_line(3), ["category"], "{body}");
+    assert_eq!(by_line(5), ["lon"], "{body}");
+    assert_eq!(by_line(6).len(), 1, "duplicate id reported: {body}");
+    assert_eq!(errors.len(), 3, "{body}");
+
+    let (_, _, list) = get(&state, "/api/v1/cameras?tag=pumps").await;
+    let v: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["items"][0]["credentials_set"], true);
+    let (status, _, body) = get(&state, "/api/v1/paths/cam/pond-01/main").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "imported cameras are in the hub: {body}"
+    );
+
+    let (status, _, _) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras/import",
+        "text/plain",
+        &csv,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     state.hub.shutdown().await;
 }

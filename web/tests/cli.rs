@@ -17,13 +17,21 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, "GET", path, None)
+}
+
+/// One HTTP/1.1 exchange; `json` is sent as an `application/json` body.
+fn http(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
+    let body = json.unwrap_or("");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();
@@ -39,11 +47,19 @@ fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 /// Starts `watchpost serve` on an ephemeral port with JSON logs; returns the child, the
 /// bound address, and a channel carrying the rest of its log lines.
 fn start_server(dir: &std::path::Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+    start_server_with(dir, "")
+}
+
+/// [`start_server`] with more configuration appended (whole TOML sections).
+fn start_server_with(
+    dir: &std::path::Path,
+    extra: &str,
+) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     let config = dir.join("watchpost.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\nhttp_listen = \"127.0.0.1:0\"\n[webrtc]\nudp_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n",
+            "[server]\nhttp_listen = \"127.0.0.1:0\"\n[webrtc]\nudp_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n{extra}",
             dir.join("data").display().to_string()
         ),
     )
@@ -218,5 +234,78 @@ fn version_and_help() {
     let help = String::from_utf8_lossy(&out.stdout);
     for word in ["serve", "demo", "check-config", "--log-format"] {
         assert!(help.contains(word), "{help}");
+    }
+}
+
+/// A camera's password, given once to the API, appears in no answer and in no log line of
+/// a server at debug level that tries the camera (ONVIF, RTSP, snapshot, health checks)
+/// and fails; the stored credentials are encrypted.
+#[test]
+fn a_camera_password_never_reaches_answers_or_logs() {
+    const PASSWORD: &str = "Pw-in-no-log-5521";
+    let dir = temp_dir("secrets");
+    let (mut child, addr, logs) = start_server_with(
+        &dir,
+        "[log]\nlevel = \"debug\"\n[devices]\nhealth_interval = \"1s\"\n[media.on_demand]\nstart_timeout = \"2s\"\n",
+    );
+    // Nothing listens on port 9 (discard) on the test machines: every attempt fails.
+    let onvif = format!(
+        r#"{{"id":"door","name":"Door","category":"other","division":{{"district":"Xicheng"}},
+            "onvif_url":"http://127.0.0.1:9/onvif/device_service",
+            "credentials":{{"username":"operator","password":"{PASSWORD}"}}}}"#
+    );
+    let rtsp = format!(
+        r#"{{"id":"yard","name":"Yard","category":"other","division":{{"district":"Xicheng"}},
+            "main_url":"rtsp://127.0.0.1:9/main",
+            "credentials":{{"username":"operator","password":"{PASSWORD}"}}}}"#
+    );
+    let mut answers = Vec::new();
+    for body in [&onvif, &rtsp] {
+        let (status, answer) = http(addr, "POST", "/api/v1/cameras", Some(body));
+        assert_eq!(status, 201, "{answer}");
+        answers.push(answer);
+    }
+    for path in [
+        "/api/v1/cameras",
+        "/api/v1/cameras/door",
+        "/api/v1/cameras/door/snapshot",
+        "/api/v1/cameras/yard/snapshot",
+        "/api/v1/paths",
+        "/api/v1/paths/cam/yard/main",
+    ] {
+        answers.push(http_get(addr, path).1);
+    }
+    answers.push(
+        http(
+            addr,
+            "POST",
+            "/api/v1/cameras/door/ptz",
+            Some(r#"{"action":"status"}"#),
+        )
+        .1,
+    );
+    // Let the health monitor fail a round or two.
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, list) = http_get(addr, "/api/v1/cameras");
+    assert!(list.contains("\"offline\""), "health checks ran: {list}");
+    answers.push(list);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_with_timeout(&mut child, Duration::from_secs(30));
+    let log: Vec<String> = logs.try_iter().collect();
+    assert!(log.len() > 5, "debug logs were written: {log:?}");
+    for text in answers.iter().chain(&log) {
+        assert!(!text.contains(PASSWORD), "password leaked: {text}");
+    }
+    let db = std::fs::read(dir.join("data").join("watchpost.db")).unwrap();
+    let wal = std::fs::read(dir.join("data").join("watchpost.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
+            "password stored in clear"
+        );
     }
 }

@@ -88,20 +88,29 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
     let (status, body) = http_get(addr, "/api/v1/cameras").unwrap();
     assert_eq!(status, 200);
     let cameras: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let names: Vec<&str> = cameras
+    let mut ids: Vec<&str> = cameras["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["name"].as_str().unwrap())
+        .map(|c| c["id"].as_str().unwrap())
         .collect();
+    ids.sort_unstable();
     assert_eq!(
-        names,
+        ids,
         [
+            "fireworks-outlet",
             "gas-station",
             "oil-depot",
-            "tailings-pond",
-            "fireworks-outlet"
+            "tailings-pond"
         ]
+    );
+    assert!(
+        cameras["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["onvif_url"].as_str().is_some()),
+        "demo cameras are ONVIF cameras: {body}"
     );
     assert!(
         !body.contains(DEMO_PASSWORD),
