@@ -21,7 +21,12 @@ use watchpost_web::{AppState, app};
 const PASSWORD: &str = "sim-camera-pw";
 
 async fn state(name: &str) -> AppState {
+    state_with(name, |_| {}).await
+}
+
+async fn state_with(name: &str, tune: impl FnOnce(&mut Config)) -> AppState {
     let mut config = Config::default();
+    tune(&mut config);
     config.storage.data_dir = temp_dir(name);
     config.devices.credential_key =
         Some(Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="));
@@ -308,5 +313,75 @@ async fn an_onvif_camera_is_discovered_added_streamed_steered_and_snapshotted() 
         "{body}"
     );
     assert!(!body.to_string().contains("not-the-password"), "{body}");
+    state.hub.shutdown().await;
+}
+
+/// Polls camera `id` until `pick` (applied to its JSON) holds, at most 30 s.
+async fn wait_for_camera(
+    state: &AppState,
+    id: &str,
+    what: &str,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, camera) =
+            call_json(state, "GET", &format!("/api/v1/cameras/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{camera}");
+        if pick(&camera) {
+            return camera;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {camera}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_health_follows_an_outage_in_the_api_and_the_path_statistics() {
+    let sim = Simulator::start(vec![test_camera("pond")]).unwrap();
+    let state = state_with("devices-health", |c| {
+        c.devices.health_interval = Duration::from_secs(1);
+    })
+    .await;
+    let body = json!({
+        "id": "pond", "name": "Tailings pond dam", "category": "tailings_pond",
+        "division": {"district": "Mentougou"},
+        "onvif_url": sim.onvif_url("pond").unwrap(),
+    });
+    let (status, body) = call_json(&state, "POST", "/api/v1/cameras", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let online = wait_for_camera(&state, "pond", "never online", |c| {
+        c["health"]["state"] == "online"
+    })
+    .await;
+    let online_since = online["health"]["since_ms"].as_i64().unwrap();
+
+    sim.stop_camera("pond").unwrap();
+    let offline = wait_for_camera(&state, "pond", "never offline", |c| {
+        c["health"]["state"] == "offline"
+    })
+    .await;
+    let health = &offline["health"];
+    assert!(
+        health["since_ms"].as_i64().unwrap() >= online_since,
+        "{health}"
+    );
+    let error = health["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("pond") && error.contains("GetSystemDateAndTime"),
+        "{error}"
+    );
+    let (_, path) = call_json(&state, "GET", "/api/v1/paths/cam/pond/main", None).await;
+    assert_eq!(path["camera"]["health"]["state"], "offline", "{path}");
+
+    sim.start_camera("pond").unwrap();
+    let back = wait_for_camera(&state, "pond", "never back online", |c| {
+        c["health"]["state"] == "online"
+    })
+    .await;
+    assert_eq!(
+        back["health"]["last_error"], health["last_error"],
+        "the last error stays visible"
+    );
     state.hub.shutdown().await;
 }
