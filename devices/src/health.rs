@@ -6,8 +6,8 @@
 //! the camera nothing and works without credentials). The [`HealthBoard`] keeps per camera
 //! its [`Reachability`], the time it last changed (`since_ms`), the last check and the last
 //! error; [`run_monitor`] checks every camera once per interval, a bounded number at a
-//! time, and records the results. A stream that is playing counts as reachable whatever the
-//! last check said ([`HealthBoard::record_streaming`]).
+//! time, and records the results. The devices service's check counts a camera whose stream
+//! is playing as reachable without probing it.
 //!
 //! Times are Unix milliseconds passed in; the monitor takes them from an injected
 //! [`Clock`](crate::onvif_camera::Clock) and sleeps on tokio's clock (paused in tests).
@@ -103,11 +103,6 @@ impl HealthBoard {
             }
             before
         })
-    }
-
-    /// A stream of `id` is playing: the camera is online, whatever the last check said.
-    pub fn record_streaming(&self, id: &str, now_ms: i64) {
-        self.update(id, now_ms, |h| h.set_state(Reachability::Online, now_ms));
     }
 
     /// Starts tracking `id` (state unknown) if it is not tracked yet.
@@ -264,7 +259,7 @@ mod tests {
         let h = board.get("c1").unwrap();
         assert_eq!((h.state, h.since_ms), (Reachability::Online, 4_000));
         assert_eq!(h.last_error_ms, Some(3_000), "the last error stays visible");
-        board.record_streaming("c1", 5_000);
+        board.record("c1", Ok(()), 5_000);
         assert_eq!(board.get("c1").unwrap().since_ms, 4_000, "no change");
         board.forget("c1");
         assert!(board.get("c1").is_none());

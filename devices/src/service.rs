@@ -160,9 +160,9 @@ struct StreamKey {
     main_url: Option<String>,
     sub_url: Option<String>,
     transport: watchpost_config::RtspTransport,
-    /// The revision at which credentials last changed is not tracked: any update of a
-    /// camera with credentials re-attaches (cheap, rare).
-    credentials: Option<(String, String)>,
+    /// SHA-256 of the user name and password (so the key, which derives `Debug`, never
+    /// holds the password): a credentials change re-attaches.
+    credentials: Option<[u8; 32]>,
 }
 
 /// The devices service; cheap to clone. See the [module documentation](self).
@@ -338,9 +338,7 @@ impl Devices {
             main_url: camera.main_url.clone(),
             sub_url: camera.sub_url.clone(),
             transport: camera.transport,
-            credentials: credentials
-                .as_ref()
-                .map(|c| (c.username.clone(), c.password.expose().to_owned())),
+            credentials: credentials.as_ref().map(credentials_digest),
         };
         let unchanged = self
             .inner
@@ -589,6 +587,17 @@ impl Devices {
             }
         }
     }
+}
+
+/// SHA-256 over the length-prefixed user name and the password.
+fn credentials_digest(c: &Credentials) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(&(c.username.len() as u64).to_be_bytes());
+    ctx.update(c.username.as_bytes());
+    ctx.update(c.password.expose().as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// `IP` or `IP:port` (`[v6]:port`), port 3702 when absent.
