@@ -107,7 +107,7 @@ impl DiscoveredDevice {
             .scopes
             .iter()
             .find_map(|s| s.strip_prefix("onvif://www.onvif.org/model/"))
-            .map(percent_decode)
+            .map(crate::onvif::discovery::percent_decode)
             .or_else(|| m.hardware.clone());
         let mut xaddrs: Vec<String> = Vec::new();
         for x in m.xaddrs {
@@ -478,27 +478,6 @@ fn open_socket(
         .set_nonblocking(true)
         .map_err(fail("make the socket non-blocking".into()))?;
     UdpSocket::from_std(socket.into()).map_err(fail("register the socket with tokio".into()))
-}
-
-/// Decodes `%XX` escapes (UTF-8; invalid sequences become U+FFFD).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex(h), hex(l))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

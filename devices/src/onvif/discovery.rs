@@ -35,8 +35,14 @@ pub fn probe(message_id: &str) -> String {
 
 /// `urn:uuid:…` of 16 random bytes (made a version-4 UUID).
 pub fn message_id(random: [u8; 16]) -> String {
-    let mut b = random;
-    b[6] = (b[6] & 0x0f) | 0x40;
+    urn_uuid(random, 4)
+}
+
+/// `urn:uuid:…` of `bytes` with the UUID `version` (4: random, 3: name-based MD5) and the
+/// RFC 4122 variant set.
+pub fn urn_uuid(bytes: [u8; 16], version: u8) -> String {
+    let mut b = bytes;
+    b[6] = (b[6] & 0x0f) | (version << 4);
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
@@ -160,7 +166,7 @@ pub fn parse_probe_matches(text: &str) -> Result<ProbeMatches, OnvifError> {
 }
 
 /// Decodes `%XX` escapes (UTF-8; invalid sequences become U+FFFD); `+` stays `+`.
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
