@@ -196,8 +196,15 @@ fn video_encoder(config: &Element, op: &'static str) -> Result<VideoEncoder, Onv
     )?;
     let width = required_text(resolution, ns::SCHEMA, "Width", op, "Resolution/Width")?;
     let height = required_text(resolution, ns::SCHEMA, "Height", op, "Resolution/Height")?;
+    // Hikvision firmware streaming H.265 still writes `H264` into Media1's `tt:Encoding`
+    // (the schema has no H.265 there) and names the real codec in a non-schema,
+    // unqualified `encoding` attribute: a codec named there wins.
+    let codec = match config.attr("encoding").map(VideoCodec::from_encoding) {
+        Some(codec) if !matches!(codec, VideoCodec::Other(_)) => codec,
+        _ => VideoCodec::from_encoding(&encoding),
+    };
     Ok(VideoEncoder {
-        codec: VideoCodec::from_encoding(&encoding),
+        codec,
         width: number(&width, op, "Resolution/Width")?,
         height: number(&height, op, "Resolution/Height")?,
     })
@@ -263,6 +270,32 @@ mod tests {
             }
         }
         assert!(get_profiles(MediaVersion::Media2).body.contains(">All<"));
+    }
+
+    #[test]
+    fn an_encoding_attribute_naming_a_codec_overrides_the_media1_element() {
+        // As Hikvision firmware writes an H.265 stream into Media1 (see
+        // fixtures/onvif/captures/hikvision/GetProfiles.xml).
+        let doc = |attr: &str| {
+            format!(
+                r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" xmlns:m="http://www.onvif.org/ver10/media/wsdl" xmlns:t="http://www.onvif.org/ver10/schema"><e:Body><m:GetProfilesResponse><m:Profiles token="P"><t:VideoEncoderConfiguration token="V"{attr}><t:Encoding>H264</t:Encoding><t:Resolution><t:Width>2688</t:Width><t:Height>1520</t:Height></t:Resolution></t:VideoEncoderConfiguration></m:Profiles></m:GetProfilesResponse></e:Body></e:Envelope>"#
+            )
+        };
+        let codec = |attr: &str| {
+            parse_profiles(MediaVersion::Media1, &doc(attr)).unwrap()[0]
+                .video
+                .clone()
+                .unwrap()
+                .codec
+        };
+        assert_eq!(codec(r#" encoding="H265""#), VideoCodec::H265);
+        assert_eq!(codec(""), VideoCodec::H264);
+        // Only an unqualified attribute naming a known codec counts.
+        assert_eq!(codec(r#" encoding="vendor-x""#), VideoCodec::H264);
+        assert_eq!(
+            codec(r#" xmlns:v="urn:v" v:encoding="H265""#),
+            VideoCodec::H264
+        );
     }
 
     #[test]
