@@ -5,6 +5,7 @@
 //! Storage is sqlx on an embedded SQLite file by default, PostgreSQL for several nodes
 //! (see [`storage`]).
 
+pub mod domain;
 pub mod storage;
 
 pub use storage::{Database, StorageError};
