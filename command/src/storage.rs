@@ -154,3 +154,108 @@ impl Database {
         }
     }
 }
+
+/// Expands `$body` once per backend, with `$pool` bound to that backend's pool (a
+/// `&SqlitePool` or a `&PgPool`): a query written once with `$N` placeholders (SQLite
+/// accepts them) runs on either.
+///
+/// ```no_run
+/// # async fn f(db: watchpost_command::Database) -> Result<(), sqlx::Error> {
+/// let n: i64 = watchpost_command::on_db!(&db, pool => {
+///     sqlx::query_scalar("SELECT 1").fetch_one(pool).await
+/// })?;
+/// # let _ = n; Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Database::Sqlite { pool: $pool, .. } => $body,
+            $crate::Database::Postgres { pool: $pool, .. } => $body,
+        }
+    };
+}
+
+/// Binds `$args` (an iterator of [`Arg`]) to `$query` in order.
+#[macro_export]
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                $crate::storage::Arg::Text(v) => query.bind(v),
+                $crate::storage::Arg::Real(v) => query.bind(v),
+                $crate::storage::Arg::Bool(v) => query.bind(v),
+                $crate::storage::Arg::Int(v) => query.bind(v),
+                $crate::storage::Arg::OptInt(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+/// A bound value, in the types both backends share (`TEXT`, `DOUBLE PRECISION`,
+/// `BOOLEAN`, `BIGINT`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// Text, or `NULL`.
+    Text(Option<String>),
+    /// A float, or `NULL`.
+    Real(Option<f64>),
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// An integer, or `NULL`.
+    OptInt(Option<i64>),
+}
+
+/// One embedded migration: version, description, SQL. A module's list lives next to its
+/// `migrations/` folder (`<version>_<description>.sql`, sqlx's naming) and is applied by
+/// [`migrate`].
+pub type EmbeddedMigration = (i64, &'static str, &'static str);
+
+#[derive(Debug)]
+struct Embedded(&'static [EmbeddedMigration]);
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_util::future::BoxFuture<
+        's,
+        Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>,
+    > {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, description, sql)| {
+                    sqlx::migrate::Migration::new(
+                        version,
+                        std::borrow::Cow::Borrowed(description),
+                        sqlx::migrate::MigrationType::Simple,
+                        std::borrow::Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Applies `migrations` (embedded in the binary, so no files are read at run time) that
+/// are not applied yet, in version order, each in its own transaction.
+///
+/// Several modules keep their schemas in this one database and share sqlx's
+/// `_sqlx_migrations` table: each migrator ignores the versions it does not know
+/// (`ignore_missing`), so module versions must never collide — the devices crate uses ten
+/// digits (`YYYYMMDDNN`), the command module twelve (`YYYYMMDDNNNN`). An applied migration
+/// must never be edited: sqlx checks its checksum and refuses to start.
+pub async fn migrate(
+    db: &Database,
+    migrations: &'static [EmbeddedMigration],
+) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate::Migrator::new(Embedded(migrations)).await?;
+    migrator.set_ignore_missing(true);
+    on_db!(db, pool => migrator.run(pool).await)
+}

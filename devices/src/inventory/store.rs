@@ -1,18 +1,16 @@
 //! The inventory's storage: one [`Inventory`] over the command [`Database`].
 //!
 //! Every query is written once, with `$N` placeholders, and run on the SQLite or the
-//! PostgreSQL pool by [`on_db!`], which expands the same body for both. Values travel as
+//! PostgreSQL pool by [`watchpost_command::on_db!`], which expands the same body for both. Values travel as
 //! `TEXT`, `BIGINT`, `DOUBLE PRECISION` and `BOOLEAN`, which both backends decode into
 //! `String`, `i64`, `f64` and `bool`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{ColumnIndex, Decode, Row, Type};
-use watchpost_command::Database;
+use watchpost_command::storage::{Arg, EmbeddedMigration};
+use watchpost_command::{Database, bind_args, on_db};
 
 use super::cipher::CredentialCipher;
 use super::import::{ImportMode, ImportReport, ImportRow, RowError};
@@ -31,46 +29,11 @@ pub const MAX_LIMIT: u32 = 1000;
 /// live in `devices/migrations/` (`<version>_<description>.sql`, sqlx's naming); a unit
 /// test checks that this list and the folder agree. Never edit an applied migration:
 /// sqlx stores its checksum and refuses to start when it changes.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[(
+pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[(
     2026112901,
     "camera inventory",
     include_str!("../../migrations/2026112901_camera_inventory.sql"),
 )];
-
-/// Expands `$body` once per backend, with `$pool` bound to that backend's pool.
-macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            Database::Sqlite { pool: $pool, .. } => $body,
-            Database::Postgres { pool: $pool, .. } => $body,
-        }
-    };
-}
-
-/// Binds `$args` (an iterator of [`Arg`]) to `$query` in order.
-macro_rules! bind_args {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for arg in $args {
-            query = match arg {
-                Arg::Text(v) => query.bind(v),
-                Arg::Real(v) => query.bind(v),
-                Arg::Bool(v) => query.bind(v),
-                Arg::Int(v) => query.bind(v),
-            };
-        }
-        query
-    }};
-}
-
-/// A bound value, in the types both backends share.
-#[derive(Debug, Clone)]
-enum Arg {
-    Text(Option<String>),
-    Real(Option<f64>),
-    Bool(bool),
-    Int(i64),
-}
 
 /// The columns a [`Camera`] is read from.
 const SELECT: &str = "SELECT id, name, category, enterprise_id, district, street, lon, lat, \
@@ -130,28 +93,6 @@ impl std::fmt::Debug for Inventory {
     }
 }
 
-#[derive(Debug)]
-struct EmbeddedMigrations;
-
-impl<'s> MigrationSource<'s> for EmbeddedMigrations {
-    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|&(version, description, sql)| {
-                    Migration::new(
-                        version,
-                        Cow::Borrowed(description),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
-
 /// The written form of a [`ValidCamera`]'s columns, in `INSERT` order (after `id`).
 fn data_args(v: &ValidCamera) -> Vec<Arg> {
     vec![
@@ -208,11 +149,9 @@ impl Inventory {
             url: url.clone(),
             source,
         };
-        let mut migrator = Migrator::new(EmbeddedMigrations)
+        watchpost_command::storage::migrate(&db, MIGRATIONS)
             .await
             .map_err(migrate_err)?;
-        migrator.set_ignore_missing(true);
-        on_db!(&db, pool => migrator.run(pool).await).map_err(migrate_err)?;
         Ok(Inventory { db, cipher })
     }
 
