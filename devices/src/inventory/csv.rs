@@ -1,7 +1,8 @@
 //! RFC 4180 records: the tokenizer under [`super::parse_csv`].
 //!
 //! Fields are separated by `,`, records by LF or CRLF; a field in double quotes may hold
-//! commas, line breaks and doubled quotes (`""` is one `"`); a UTF-8 byte-order mark at the
+//! commas, line breaks (read as one LF, with any carriage returns before them) and doubled
+//! quotes (`""` is one `"`); a UTF-8 byte-order mark at the
 //! start is skipped; empty lines are skipped. A record's *line* is the physical line (1-based)
 //! where it starts, so a record with an embedded line break spans several lines and the
 //! next record's number says so. The tokenizer never stops at an error: it marks the
@@ -119,6 +120,12 @@ pub fn parse_records(text: &str) -> Vec<CsvRecord> {
                 '"' => state = State::QuoteSeen,
                 '\r' if chars.peek() == Some(&'\n') => {}
                 '\n' => {
+                    // A line break inside a value is one LF, whatever carriage returns
+                    // came before it (`\r\r\n` too): a value never holds `\r\n`, so a
+                    // value written back and read again is the same.
+                    while field.ends_with('\r') {
+                        field.pop();
+                    }
                     field.push('\n');
                     line += 1;
                 }
@@ -212,6 +219,12 @@ mod tests {
         assert_eq!(
             fields("\"a\r\nb\",c\r\nd,e\r\n"),
             vec![(1, vec!["a\nb", "c"]), (3, vec!["d", "e"])]
+        );
+        // Carriage returns before a line break in a value go with it (found by the fuzzer:
+        // `\r\r\r\n` read as `\r\r\n`, which read back as `\r\n`); a lone one stays.
+        assert_eq!(
+            fields("\"a\r\r\r\nb\rc\",d\n"),
+            vec![(1, vec!["a\nb\rc", "d"])]
         );
     }
 
