@@ -6,6 +6,8 @@
 //! (see [`storage`]).
 
 pub mod domain;
+pub mod incidents;
+pub mod org;
 pub mod storage;
 
 pub use storage::{Database, StorageError};

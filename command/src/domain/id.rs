@@ -1,4 +1,4 @@
-//! Identifiers of incidents, tasks and dispatched units.
+//! Identifiers of incidents, intake reports, tasks and dispatched units.
 //!
 //! The domain does not generate ids (storage does: sequence numbers, UUIDs, ledger
 //! codes); it only checks that an id is safe to put in a URL path and a log line.
@@ -87,6 +87,12 @@ id_type!(
     /// A dispatched unit's identifier (rescue team, expert, vehicle: its resource id).
     UnitId,
     "unit id"
+);
+id_type!(
+    /// An intake report's stable identifier (a phone call, an enterprise self-report, an
+    /// alarm, a superior's or a peer platform's notice; see `crate::incidents`).
+    ReportId,
+    "report id"
 );
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub use grade::{
     AccidentGrade, Criterion, Figures, Grading, MAX_LOSS_YUAN, MAX_PERSONS, ResponseLevel,
     Thresholds, WarningLevel,
 };
-pub use id::{ID_RULE, IncidentId, TaskId, UnitId};
+pub use id::{ID_RULE, IncidentId, ReportId, TaskId, UnitId};
 pub use incident::{
     Incident, IncidentCommand, IncidentEvent, IncidentRecord, IncidentState, IncidentType,
     Location, NewIncident, Position,
