@@ -18,6 +18,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use watchpost_command::org::{Organisation, SampleLedger, load_sample};
 use watchpost_config::{Config, Secret, SecretUrl};
 use watchpost_devices::inventory::{
     CameraInput, Credentials, CredentialsChange, Division, ImportFormat, ImportMode, ImportRow,
@@ -54,35 +55,95 @@ struct SimCamera {
     credentials: Option<(String, Secret)>,
 }
 
-/// The fictional site of a demo camera: category, district, street, longitude, latitude.
-fn demo_site(name: &str) -> (&'static str, &'static str, &'static str, f64, f64) {
-    match name {
-        "gas-station" => ("gas_station", "Chaoyang", "Jiuxianqiao", 116.4912, 39.9703),
-        "oil-depot" => ("oil_depot", "Fengtai", "Lugouqiao", 116.2135, 39.8492),
-        "tailings-pond" => ("tailings_pond", "Mentougou", "Longquan", 116.1018, 39.9421),
-        "fireworks-outlet" => (
-            "fireworks_retail",
-            "Tongzhou",
-            "Yongshun",
-            116.6622,
-            39.9110,
-        ),
-        _ => ("other", "Dongcheng", "Jingshan", 116.3972, 39.9169),
+/// The fictional site a demo camera watches.
+struct DemoSite {
+    /// The enterprise's id in the sample ledger (`fixtures/ledger/enterprises.json`).
+    enterprise_id: Option<&'static str>,
+    category: &'static str,
+    district: &'static str,
+    street: &'static str,
+    lon: f64,
+    lat: f64,
+}
+
+/// `(enterprise id, category, district, street, longitude, latitude)` per demo camera.
+const DEMO_SITES: [(&str, &str, &str, &str, &str, f64, f64); 4] = [
+    (
+        "gas-station",
+        "E-110105-0001",
+        "gas_station",
+        "Chaoyang",
+        "Jiuxianqiao",
+        116.4912,
+        39.9703,
+    ),
+    (
+        "oil-depot",
+        "E-110106-0001",
+        "oil_depot",
+        "Fengtai",
+        "Lugouqiao",
+        116.2135,
+        39.8492,
+    ),
+    (
+        "tailings-pond",
+        "E-110109-0001",
+        "tailings_pond",
+        "Mentougou",
+        "Longquan",
+        116.1018,
+        39.9421,
+    ),
+    (
+        "fireworks-outlet",
+        "E-110112-0001",
+        "fireworks_retail",
+        "Tongzhou",
+        "Yongshun",
+        116.6622,
+        39.9110,
+    ),
+];
+
+fn demo_site(name: &str) -> DemoSite {
+    let found = DEMO_SITES.iter().find(|s| s.0 == name);
+    match found {
+        Some(&(_, enterprise, category, district, street, lon, lat)) => DemoSite {
+            enterprise_id: Some(enterprise),
+            category,
+            district,
+            street,
+            lon,
+            lat,
+        },
+        None => DemoSite {
+            enterprise_id: None,
+            category: "other",
+            district: "Dongcheng",
+            street: "Jingshan",
+            lon: 116.3972,
+            lat: 39.9169,
+        },
     }
 }
 
 impl SimCamera {
     fn input(&self) -> CameraInput {
-        let (category, district, street, lon, lat) = demo_site(&self.name);
+        let site = demo_site(&self.name);
         CameraInput {
             id: Some(self.name.clone()),
             name: self.title.clone(),
-            category: category.to_owned(),
+            category: site.category.to_owned(),
+            enterprise_id: site.enterprise_id.map(str::to_owned),
             division: Division {
-                district: district.to_owned(),
-                street: Some(street.to_owned()),
+                district: site.district.to_owned(),
+                street: Some(site.street.to_owned()),
             },
-            position: Some(Position { lon, lat }),
+            position: Some(Position {
+                lon: site.lon,
+                lat: site.lat,
+            }),
             vendor: Some("Watchpost".to_owned()),
             model: Some("watchpost-sim".to_owned()),
             onvif_url: Some(SecretUrl::new(self.onvif.clone())),
@@ -143,12 +204,36 @@ pub async fn run(
     if let Some(error) = report.errors.first() {
         bail!("demo camera not added to the inventory: {error}");
     }
+    let ledger = load_sample_ledger(server.database()).await?;
+    println!(
+        "Sample ledger (fictional command centres, units and enterprises, fixtures/ledger/): \
+         {ledger} records added"
+    );
     print_urls(&config, &cameras, server.local_addr());
     let result = server.run(shutdown).await;
     if let Err(err) = child.kill().await {
         tracing::warn!("stopping the camera simulator: {err}");
     }
     result
+}
+
+/// Loads the sample ledger (command centres, units, fictional enterprises the demo cameras
+/// watch) into the command database; records that exist already are kept as they are, so
+/// a restarted demo keeps what operators changed. Returns how many were created.
+async fn load_sample_ledger(db: &watchpost_command::Database) -> anyhow::Result<usize> {
+    let org = Organisation::open(db.clone())
+        .await
+        .context("the organisation tables")?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let report = load_sample(&org, now_ms, &SampleLedger::embedded())
+        .await
+        .context("the sample ledger")?;
+    for (file, error) in report.errors() {
+        tracing::warn!(file, %error, "sample ledger row not loaded");
+    }
+    Ok(report.created())
 }
 
 /// The simulator binary: `$WATCHPOST_SIM`, else next to this executable, else on `PATH`.

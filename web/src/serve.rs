@@ -63,6 +63,11 @@ impl Server {
         self.state.webrtc.as_ref().and_then(WebRtc::tcp_local_addr)
     }
 
+    /// The command database.
+    pub fn database(&self) -> &Database {
+        &self.state.db
+    }
+
     /// The devices service (camera inventory), running once bound.
     pub fn devices(&self) -> Option<&Devices> {
         self.state.devices.as_ref()
