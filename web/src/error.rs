@@ -33,6 +33,15 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 409: a command-centre rule refuses the request (a closed incident, open tasks, an
+    /// illegal task transition); `code` names the rule (`closed`, `open_tasks`, ...).
+    #[error("refused: {message}")]
+    Refused {
+        /// The rule's stable name.
+        code: &'static str,
+        /// What was refused and why.
+        message: String,
+    },
     /// 422: the request is well-formed but its values are not acceptable; every field
     /// that is wrong is named with the reason.
     #[error("invalid: {message}")]
@@ -105,6 +114,7 @@ impl IntoResponse for ApiError {
                 m.as_str(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::Refused { code, message } => (StatusCode::CONFLICT, *code, message.as_str()),
             ApiError::Invalid { message, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
@@ -244,6 +254,36 @@ impl From<watchpost_devices::DevicesError> for ApiError {
                 code: "camera_error",
                 message: err.to_string(),
             },
+        }
+    }
+}
+
+impl From<watchpost_command::incidents::StoreError> for ApiError {
+    fn from(err: watchpost_command::incidents::StoreError) -> Self {
+        // Store errors name the incident, task or report and the rule; database and
+        // corruption errors carry internals and go to the log only.
+        let message = err.to_string();
+        match err.http_status() {
+            422 => ApiError::Invalid {
+                message: "invalid request: field(s) rejected".to_owned(),
+                fields: err
+                    .field_errors()
+                    .iter()
+                    .map(|e| FieldProblem {
+                        field: e.field.clone(),
+                        reason: e.reason.clone(),
+                    })
+                    .collect(),
+            },
+            404 => ApiError::NotFound(message),
+            409 if err.domain_error().is_some() => ApiError::Refused {
+                code: err.code(),
+                message,
+            },
+            409 => ApiError::Conflict(message),
+            412 => ApiError::PreconditionFailed(message),
+            503 => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
         }
     }
 }

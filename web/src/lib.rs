@@ -8,6 +8,7 @@ mod cameras;
 pub mod demo;
 mod error;
 mod health;
+mod incidents;
 pub mod logging;
 mod paths;
 mod serve;
@@ -20,12 +21,14 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::get;
 use watchpost_command::Database;
+use watchpost_command::incidents::IncidentStore;
 use watchpost_config::Config;
 use watchpost_devices::Devices;
 use watchpost_media::hub::HubHandle;
 use watchpost_media::webrtc::WebRtc;
 
 pub use error::{ApiError, FieldProblem};
+pub use incidents::OPERATOR_HEADER;
 pub use serve::{Server, serve, start_devices};
 pub use signal::shutdown_signal;
 
@@ -49,6 +52,9 @@ pub struct AppState {
     /// The devices service (camera inventory, PTZ, snapshots, discovery, health); `None`
     /// until [`AppState::with_devices`], and then its routes answer 503.
     pub devices: Option<Devices>,
+    /// The incident store (incidents, reports, tasks, timeline); `None` until
+    /// [`AppState::with_incidents`], and then its routes answer 503.
+    pub incidents: Option<IncidentStore>,
 }
 
 impl AppState {
@@ -61,7 +67,14 @@ impl AppState {
             started: Instant::now(),
             webrtc: None,
             devices: None,
+            incidents: None,
         }
+    }
+
+    /// Adds the opened incident store (what makes `/api/v1/incidents` work).
+    pub fn with_incidents(mut self, incidents: IncidentStore) -> AppState {
+        self.incidents = Some(incidents);
+        self
     }
 
     /// Adds the running devices service (what makes `/api/v1/cameras` work).
@@ -94,6 +107,7 @@ fn api_router() -> Router<AppState> {
     Router::new()
         .route("/config/cameras", get(health::config_cameras))
         .merge(cameras::router())
+        .merge(incidents::router())
         .route("/paths", get(paths::list))
         .route("/paths/{*name}", get(paths::one))
         .route("/webrtc/sessions", get(whep::sessions))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use watchpost_command::Database;
+use watchpost_command::incidents::IncidentStore;
 use watchpost_config::Config;
 use watchpost_devices::inventory::{CredentialCipher, Inventory, KeyOrigin};
 use watchpost_devices::onvif_camera::SystemClock;
@@ -41,6 +42,9 @@ impl Server {
         let hub = Hub::spawn(HubConfig::from_config(&config.media), paths)?;
         let webrtc = WebRtc::start(&config.webrtc, hub.clone()).await?;
         let devices = start_devices(&config, &db, &hub).await?;
+        let incidents = IncidentStore::open(db.clone())
+            .await
+            .context("the incident store")?;
         let addr = config.server.http_listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -49,7 +53,8 @@ impl Server {
             listener,
             state: AppState::new(config, db, hub)
                 .with_webrtc(webrtc)
-                .with_devices(devices),
+                .with_devices(devices)
+                .with_incidents(incidents),
         })
     }
 

@@ -408,3 +408,172 @@ async fn csv_import_lands_good_rows_and_names_line_and_field_of_bad_ones() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     state.hub.shutdown().await;
 }
+
+async fn state_with_incidents(name: &str) -> AppState {
+    let state = state(name).await;
+    let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
+        .await
+        .unwrap();
+    state.with_incidents(store)
+}
+
+#[tokio::test]
+async fn an_incident_goes_from_intake_to_closure_through_the_api() {
+    let state = state_with_incidents("incidents").await;
+    let json = "application/json";
+    let op = [(watchpost_web::OPERATOR_HEADER, "duty-officer-li")];
+
+    // Three deaths make a "larger" accident: reports are owed up to the province.
+    let new = serde_json::json!({
+        "title": "Explosion at the Fengtai oil depot",
+        "incident_type": "explosion",
+        "location": {"district": "Fengtai", "street": "Lugouqiao",
+                     "position": {"lon": 116.2135, "lat": 39.8492}},
+        "enterprise_id": "E-110106-0001",
+        "figures": {"deaths": 3, "serious_injuries": 4},
+        "warning_level": "orange",
+    })
+    .to_string();
+    let (status, headers, body) = send(&state, "POST", "/api/v1/incidents", json, &new, &op).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let location = headers[header::LOCATION].to_str().unwrap().to_owned();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["grading"]["grade"], "larger", "{body}");
+    assert_eq!(v["grading"]["criterion"], "deaths", "{body}");
+    let clocks: Vec<&str> = v["report_clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(clocks, ["county", "prefecture", "province"], "{body}");
+    assert!(v["report_clocks"][0]["remaining_ms"].as_i64().unwrap() > 0);
+    assert_eq!(
+        location,
+        format!("/api/v1/incidents/{}", v["id"].as_str().unwrap())
+    );
+
+    // Bad input names the field; nothing is written.
+    let bad = new.replace("\"deaths\":3", "\"deaths\":-1");
+    let (status, _, body) = send(&state, "POST", "/api/v1/incidents", json, &bad, &op).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("figures.deaths"), "{body}");
+    let bad = new.replace("explosion", "meteor");
+    let (status, _, body) = send(&state, "POST", "/api/v1/incidents", json, &bad, &op).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("incident_type"), "{body}");
+    let (_, _, list) = get(&state, "/api/v1/incidents").await;
+    assert_eq!(serde_json::from_str::<Value>(&list).unwrap()["total"], 1);
+
+    // Activate, dispatch a team, and try to close while it is out: refused.
+    let cmd = |c: Value| c.to_string();
+    let commands = format!("{location}/commands");
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &commands,
+        json,
+        &cmd(serde_json::json!({"command": "activate"})),
+        &op,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &format!("{location}/tasks"),
+        json,
+        r#"{"unit_id": "fengtai-fire-1", "instructions": "cool tank 3"}"#,
+        &op,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let task = serde_json::from_str::<Value>(&body).unwrap()["task"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let close = cmd(serde_json::json!({"command": "close", "summary": "fire out"}));
+    let (status, _, body) = send(&state, "POST", &commands, json, &close, &op).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "open_tasks"
+    );
+
+    // An illegal task transition is refused; the legal chain works.
+    let transition = format!("/api/v1/tasks/{task}/transition");
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &transition,
+        json,
+        r#"{"to": "on_scene"}"#,
+        &op,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    for to in ["acknowledged", "en_route", "on_scene", "released"] {
+        let (status, _, body) = send(
+            &state,
+            "POST",
+            &transition,
+            json,
+            &format!(r#"{{"to": "{to}"}}"#),
+            &op,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{to}: {body}");
+    }
+
+    // The statutory reports, then closure; a closed incident refuses everything.
+    for to in ["county", "prefecture", "province"] {
+        let c = cmd(serde_json::json!({"command": "record_report", "to": to}));
+        let (status, _, body) = send(&state, "POST", &commands, json, &c, &op).await;
+        assert_eq!(status, StatusCode::OK, "{to}: {body}");
+    }
+    let (status, _, body) = send(&state, "POST", &commands, json, &close, &op).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let note = cmd(serde_json::json!({"command": "add_note", "text": "late note"}));
+    let (status, _, body) = send(&state, "POST", &commands, json, &note, &op).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "closed"
+    );
+
+    // The timeline has every change, by the operator who made it.
+    let (status, _, body) = get(&state, &format!("{location}/timeline?limit=1000")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = serde_json::from_str::<Value>(&body).unwrap()["entries"].clone();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "opened",
+        "state_changed",
+        "task_dispatched",
+        "task_transitioned",
+        "report_recorded",
+        "closed",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["operator"] == "duty-officer-li")
+    );
+    assert!(
+        !kinds.contains(&"note_added"),
+        "the refused note was not written"
+    );
+
+    let (status, _, _) = get(&state, "/api/v1/incidents/inc-999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    state.hub.shutdown().await;
+}
