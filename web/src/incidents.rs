@@ -11,6 +11,9 @@
 //!   → the incident and the timeline entries the command appended.
 //! - `GET /api/v1/incidents/{id}/timeline?after=&limit=` → entries in order.
 //! - `POST /api/v1/incidents/{id}/evidence` (a camera, a snapshot, a video bookmark).
+//! - `GET /api/v1/incidents/{id}/cameras?radius_m=1000` → the enterprise's cameras and the
+//!   other cameras within the radius (nearest first), from the device inventory through
+//!   the command module's [`CameraLookup`] (command never imports devices).
 //! - `GET|POST /api/v1/incidents/{id}/tasks` (dispatch `{"unit_id", "instructions"}`),
 //!   `POST /api/v1/tasks/{id}/transition` `{"to": "acknowledged"}`.
 //! - `GET|POST /api/v1/reports` (`?linked=false` is the unlinked queue),
@@ -32,13 +35,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use watchpost_command::cameras::{
+    CameraLookup, CameraRef, DEFAULT_RADIUS_M, IncidentCameras, LookupError, cameras_for_incident,
+};
 use watchpost_command::domain::{
-    Incident, IncidentCommand, IncidentId, NewIncident, ReportClock, ReportId, TaskId, TaskState,
-    UnitId, UnixMs,
+    Incident, IncidentCommand, IncidentId, NewIncident, Position, ReportClock, ReportId, TaskId,
+    TaskState, UnitId, UnixMs,
 };
 use watchpost_command::incidents::{
     Evidence, IncidentFilter, IncidentStore, NewReport, ReportFilter, Stored,
 };
+use watchpost_devices::Devices;
+use watchpost_devices::inventory::{CameraFilter, MAX_LIMIT};
 
 use crate::cameras::{if_match, json_body};
 use crate::{ApiError, AppState};
@@ -55,6 +63,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/incidents/{id}/timeline", get(timeline))
         .route("/incidents/{id}/evidence", post(evidence))
         .route("/incidents/{id}/tasks", get(tasks).post(dispatch))
+        .route("/incidents/{id}/cameras", get(cameras))
         .route("/tasks/{id}/transition", post(transition))
         .route("/reports", get(reports).post(record_report))
         .route("/reports/{id}/link", post(link_report))
@@ -326,4 +335,85 @@ async fn link_report(
         .link_report(&id, &body.incident_id, &operator(&headers)?, now_ms())
         .await?;
     Ok(Json(json!({ "report": report, "timeline": entries })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CamerasQuery {
+    #[serde(default)]
+    radius_m: Option<f64>,
+}
+
+/// `GET /api/v1/incidents/{id}/cameras`.
+async fn cameras(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CamerasQuery>,
+) -> Result<Json<IncidentCameras>, ApiError> {
+    let incident = store(&state)?.get(&incident_id(&id)?).await?;
+    let devices = state
+        .devices
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("the devices service is not running".into()))?;
+    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
+    let found = cameras_for_incident(&InventoryLookup(devices), &incident.value, radius)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(found))
+}
+
+/// The command module's [`CameraLookup`] over the device inventory.
+struct InventoryLookup<'a>(&'a Devices);
+
+impl InventoryLookup<'_> {
+    /// Every camera matching `filter`, page by page.
+    async fn all(&self, mut filter: CameraFilter) -> Result<Vec<CameraRef>, LookupError> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            filter.limit = Some(MAX_LIMIT);
+            filter.offset = Some(offset);
+            let page = self
+                .0
+                .list(&filter)
+                .await
+                .map_err(|e| LookupError(e.to_string()))?;
+            let n = page.items.len() as u64;
+            out.extend(page.items.into_iter().map(|c| CameraRef {
+                id: c.id.as_str().to_owned(),
+                name: c.name,
+                enterprise_id: c.enterprise_id,
+                position: c.position.map(|p| Position {
+                    lon: p.lon,
+                    lat: p.lat,
+                }),
+                enabled: c.enabled,
+                distance_m: None,
+            }));
+            offset += n;
+            if n == 0 || offset >= page.total {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl CameraLookup for InventoryLookup<'_> {
+    async fn by_enterprise(&self, enterprise_id: &str) -> Result<Vec<CameraRef>, LookupError> {
+        self.all(CameraFilter {
+            enterprise_id: Some(enterprise_id.to_owned()),
+            ..CameraFilter::default()
+        })
+        .await
+    }
+
+    async fn near(&self, _center: Position, _radius_m: f64) -> Result<Vec<CameraRef>, LookupError> {
+        // Every camera with a position; `cameras_for_incident` keeps those in the radius.
+        Ok(self
+            .all(CameraFilter::default())
+            .await?
+            .into_iter()
+            .filter(|c| c.position.is_some())
+            .collect())
+    }
 }

@@ -577,3 +577,67 @@ async fn an_incident_goes_from_intake_to_closure_through_the_api() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     state.hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_incident_lists_its_enterprise_cameras_and_the_nearby_ones() {
+    let state = state_with_devices("incident-cameras").await;
+    let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
+        .await
+        .unwrap();
+    let state = state.with_incidents(store);
+    let json = "application/json";
+    let camera = |id: &str, enterprise: Option<&str>, lon: f64, lat: f64| {
+        serde_json::json!({
+            "id": id, "name": id, "category": "oil_depot", "enterprise_id": enterprise,
+            "division": {"district": "Fengtai"}, "position": {"lon": lon, "lat": lat},
+            "main_url": "rtsp://127.0.0.1:9/main",
+        })
+        .to_string()
+    };
+    // The depot's own camera, a neighbour's ~300 m east, one ~5 km away, one unplaced.
+    for body in [
+        camera("depot-gate", Some("E-110106-0001"), 116.2135, 39.8492),
+        camera("neighbour", Some("E-110106-0002"), 116.2170, 39.8492),
+        camera("far", None, 116.2700, 39.8700),
+    ] {
+        let (status, _, body) = send(&state, "POST", "/api/v1/cameras", json, &body, &[]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let unplaced = r#"{"id":"unplaced","name":"unplaced","category":"other","division":{"district":"Fengtai"},"main_url":"rtsp://127.0.0.1:9/x"}"#;
+    let (status, _, body) = send(&state, "POST", "/api/v1/cameras", json, unplaced, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let new = serde_json::json!({
+        "title": "Leak at the depot", "incident_type": "leakage",
+        "location": {"position": {"lon": 116.2136, "lat": 39.8493}},
+        "enterprise_id": "E-110106-0001",
+    })
+    .to_string();
+    let (status, headers, body) = send(&state, "POST", "/api/v1/incidents", json, &new, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let location = headers[header::LOCATION].to_str().unwrap();
+
+    let (status, _, body) = get(&state, &format!("{location}/cameras?radius_m=1000")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let ids = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("enterprise"), ["depot-gate"], "{body}");
+    assert_eq!(ids("nearby"), ["neighbour"], "{body}");
+    let d = v["nearby"][0]["distance_m"].as_f64().unwrap();
+    assert!((250.0..350.0).contains(&d), "{d}");
+    let (_, _, body) = get(&state, &format!("{location}/cameras?radius_m=10000")).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["nearby"].as_array().unwrap().len(),
+        2,
+        "far one within 10 km: {body}"
+    );
+    state.hub.shutdown().await;
+}
