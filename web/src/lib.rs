@@ -7,6 +7,7 @@
 mod cameras;
 pub mod demo;
 mod error;
+pub mod events;
 mod health;
 mod incidents;
 pub mod logging;
@@ -55,6 +56,8 @@ pub struct AppState {
     /// The incident store (incidents, reports, tasks, timeline); `None` until
     /// [`AppState::with_incidents`], and then its routes answer 503.
     pub incidents: Option<IncidentStore>,
+    /// The live timeline behind `/api/v1/events`; `None` until [`AppState::with_incidents`].
+    pub events: Option<events::EventFeed>,
 }
 
 impl AppState {
@@ -68,12 +71,19 @@ impl AppState {
             webrtc: None,
             devices: None,
             incidents: None,
+            events: None,
         }
     }
 
-    /// Adds the opened incident store (what makes `/api/v1/incidents` work).
-    pub fn with_incidents(mut self, incidents: IncidentStore) -> AppState {
+    /// Adds the opened incident store (what makes `/api/v1/incidents` work) and the live
+    /// event feed over it (`/api/v1/events`).
+    pub fn with_incidents(
+        mut self,
+        incidents: IncidentStore,
+        events: events::EventFeed,
+    ) -> AppState {
         self.incidents = Some(incidents);
+        self.events = Some(events);
         self
     }
 
@@ -108,6 +118,7 @@ fn api_router() -> Router<AppState> {
         .route("/config/cameras", get(health::config_cameras))
         .merge(cameras::router())
         .merge(incidents::router())
+        .route("/events", get(events::events))
         .route("/paths", get(paths::list))
         .route("/paths/{*name}", get(paths::one))
         .route("/webrtc/sessions", get(whep::sessions))

@@ -45,6 +45,9 @@ impl Server {
         let incidents = IncidentStore::open(db.clone())
             .await
             .context("the incident store")?;
+        let events = crate::events::EventFeed::start(incidents.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("the event feed: {e}"))?;
         let addr = config.server.http_listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -54,7 +57,7 @@ impl Server {
             state: AppState::new(config, db, hub)
                 .with_webrtc(webrtc)
                 .with_devices(devices)
-                .with_incidents(incidents),
+                .with_incidents(incidents, events),
         })
     }
 

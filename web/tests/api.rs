@@ -414,7 +414,10 @@ async fn state_with_incidents(name: &str) -> AppState {
     let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
         .await
         .unwrap();
-    state.with_incidents(store)
+    let events = watchpost_web::events::EventFeed::start(store.clone())
+        .await
+        .unwrap();
+    state.with_incidents(store, events)
 }
 
 #[tokio::test]
@@ -584,7 +587,10 @@ async fn an_incident_lists_its_enterprise_cameras_and_the_nearby_ones() {
     let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
         .await
         .unwrap();
-    let state = state.with_incidents(store);
+    let events = watchpost_web::events::EventFeed::start(store.clone())
+        .await
+        .unwrap();
+    let state = state.with_incidents(store, events);
     let json = "application/json";
     let camera = |id: &str, enterprise: Option<&str>, lon: f64, lat: f64| {
         serde_json::json!({
@@ -639,5 +645,135 @@ async fn an_incident_lists_its_enterprise_cameras_and_the_nearby_ones() {
         2,
         "far one within 10 km: {body}"
     );
+    state.hub.shutdown().await;
+}
+
+/// Reads server-sent events from `body` until `want` events arrived (at most 10 s);
+/// returns `(id, event, data)` of each.
+async fn read_events(body: &mut Body, want: usize) -> Vec<(String, String, Value)> {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while events.len() < want {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("only {} events: {text}", events.len()))
+            .expect("stream open")
+            .unwrap();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        text.push_str(std::str::from_utf8(&data).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_owned())
+            };
+            if let (Some(id), Some(event), Some(data)) =
+                (field("id:"), field("event:"), field("data:"))
+            {
+                events.push((id, event, serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn events_replay_what_a_client_missed_then_stream_live() {
+    let state = state_with_incidents("events").await;
+    let json = "application/json";
+    let new = r#"{"title": "Smoke at a fireworks outlet", "incident_type": "fire",
+                  "location": {"district": "Tongzhou", "address": "Yongshun"}}"#;
+    let (status, headers, body) = send(&state, "POST", "/api/v1/incidents", json, new, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let location = headers[header::LOCATION].to_str().unwrap().to_owned();
+    let incident_id = location.rsplit('/').next().unwrap().to_owned();
+
+    // A client that saw nothing yet (Last-Event-ID: 0) gets the opening from the database…
+    let response = app(state.clone())
+        .oneshot(
+            Request::get(format!("/api/v1/events?incident_id={incident_id}"))
+                .header("last-event-id", "0")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.into_body();
+    let replayed = read_events(&mut stream, 1).await;
+    assert_eq!(replayed[0].1, "opened", "{replayed:?}");
+    assert_eq!(replayed[0].2["incident_id"], incident_id.as_str());
+
+    // …then what happens next, live, in order, with increasing ids.
+    let commands = format!("{location}/commands");
+    for command in [
+        r#"{"command": "activate"}"#,
+        r#"{"command": "add_note", "text": "crew on site"}"#,
+    ] {
+        let (status, _, body) = send(&state, "POST", &commands, json, command, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let live = read_events(&mut stream, 2).await;
+    assert_eq!(
+        live.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+        ["state_changed", "note_added"]
+    );
+    let ids: Vec<i64> = replayed
+        .iter()
+        .chain(&live)
+        .map(|e| e.0.parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+
+    // A reconnect after the first two events gets exactly the third.
+    let response = app(state.clone())
+        .oneshot(
+            Request::get("/api/v1/events")
+                .header("last-event-id", ids[1].to_string())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut stream = response.into_body();
+    let again = read_events(&mut stream, 1).await;
+    assert_eq!(again[0].0, ids[2].to_string());
+
+    // A client without an id starts at the end and gets only what comes next, from the
+    // server's live feed.
+    let response = app(state.clone())
+        .oneshot(Request::get("/api/v1/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let mut stream = response.into_body();
+    let reader = tokio::spawn(async move { read_events(&mut stream, 1).await });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        &commands,
+        json,
+        r#"{"command": "monitor"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let live = reader.await.unwrap();
+    assert_eq!(live[0].1, "state_changed");
+    assert_eq!(live[0].2["content"]["to"], "monitoring", "{live:?}");
+
+    let (status, _, _) = get(&state, "/api/v1/events?colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     state.hub.shutdown().await;
 }
