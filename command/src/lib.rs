@@ -7,6 +7,7 @@
 
 pub mod cameras;
 pub mod domain;
+pub mod import;
 pub mod incidents;
 pub mod org;
 pub mod storage;

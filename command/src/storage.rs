@@ -13,6 +13,10 @@ use sqlx::sqlite::{
 };
 use watchpost_config::SecretUrl;
 
+pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// How long a connection attempt (or a wait for a free pooled connection) may take.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits for a lock held by another writer.

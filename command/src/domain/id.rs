@@ -3,44 +3,42 @@
 //! The domain does not generate ids (storage does: sequence numbers, UUIDs, ledger
 //! codes); it only checks that an id is safe to put in a URL path and a log line.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize};
-
-use super::error::quote;
-
 /// What an id may contain: 1 to 64 characters, ASCII letters, digits, `-`, `_`, `.` and `:`,
 /// starting with a letter or digit.
 pub const ID_RULE: &str = "1 to 64 characters: ASCII letters, digits, '-', '_', '.' and ':', starting with a letter or digit";
 
-fn valid(text: &str) -> bool {
+/// Whether `text` follows [`ID_RULE`].
+pub(crate) fn valid_id(text: &str) -> bool {
     let mut chars = text.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && text.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
+/// Defines an id type `$name` (`$what` in its parse error) following [`ID_RULE`]: the
+/// domain's ids and the organisation's (`org::CentreId`, `org::LedgerId`).
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         ///
-        /// Follows [`ID_RULE`]; serialized as a plain string, checked when deserialized.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        /// Follows [`ID_RULE`](crate::domain::ID_RULE) (safe in a URL path and a log line);
+        /// serialized as a plain string, checked when deserialized.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// Checks `text` against [`ID_RULE`]; the error is the reason, quoting `text`.
+            /// Checks `text` against [`ID_RULE`](crate::domain::ID_RULE); the error is the
+            /// reason, quoting `text`.
             pub fn parse(text: &str) -> Result<$name, String> {
-                if valid(text) {
+                if $crate::domain::valid_id(text) {
                     Ok($name(text.to_owned()))
                 } else {
                     Err(format!(
                         "{} is not a valid {}: {}",
-                        quote(text),
+                        $crate::domain::quote(text),
                         $what,
-                        ID_RULE
+                        $crate::domain::ID_RULE
                     ))
                 }
             }
@@ -51,27 +49,28 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 $name::parse(s)
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
                 $name::parse(&text).map_err(serde::de::Error::custom)
             }
         }
     };
 }
+pub(crate) use id_type;
 
 id_type!(
     /// An incident's stable identifier.

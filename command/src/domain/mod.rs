@@ -56,11 +56,13 @@ pub use clock::{
     ReportStep, UNIT_TO_COUNTY_MS,
 };
 pub use error::{DomainError, FieldError};
+pub(crate) use error::{check_opt_text, check_text, quote};
 pub use grade::{
     AccidentGrade, Criterion, Figures, Grading, MAX_LOSS_YUAN, MAX_PERSONS, ResponseLevel,
     Thresholds, WarningLevel,
 };
 pub use id::{ID_RULE, IncidentId, ReportId, TaskId, UnitId};
+pub(crate) use id::{id_type, valid_id};
 pub use incident::{
     Incident, IncidentCommand, IncidentEvent, IncidentRecord, IncidentState, IncidentType,
     Location, NewIncident, Position,

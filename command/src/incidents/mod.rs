@@ -81,7 +81,6 @@
 //! for answers.
 
 mod model;
-mod sql;
 mod store;
 
 use std::fmt;

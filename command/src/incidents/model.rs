@@ -6,9 +6,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use watchpost_config::CAMERA_NAME_RULE;
 
+use crate::storage::sql;
+
 use crate::domain::{
     AccidentGrade, DomainError, FieldError, Figures, IncidentId, IncidentState, IncidentType,
-    Location, NewIncident, ReportId, UnixMs,
+    Location, NewIncident, ReportId, UnixMs, check_opt_text, check_text, quote,
 };
 
 /// Longest operator name, in characters.
@@ -560,13 +562,8 @@ pub(crate) fn invalid(errors: Vec<FieldError>) -> Result<(), DomainError> {
 }
 
 fn check_limit(errors: &mut Vec<FieldError>, limit: Option<u32>) {
-    if let Some(limit) = limit
-        && limit > MAX_LIMIT
-    {
-        errors.push(FieldError::new(
-            "limit",
-            format!("at most {MAX_LIMIT}, got {limit}"),
-        ));
+    if let Some(Err(reason)) = limit.map(|limit| sql::check_limit(limit, MAX_LIMIT)) {
+        errors.push(FieldError::new("limit", reason));
     }
 }
 
@@ -596,51 +593,6 @@ fn check_past(errors: &mut Vec<FieldError>, field: &str, t: UnixMs, now: UnixMs)
             field,
             format!("{t} is before 2000; the unit is milliseconds since 1970"),
         ));
-    }
-}
-
-fn check_text(errors: &mut Vec<FieldError>, field: &str, text: &str, max: usize) {
-    if text.trim().is_empty() {
-        errors.push(FieldError::new(field, "is required and must not be blank"));
-    } else {
-        check_len(errors, field, text, max);
-    }
-}
-
-fn check_opt_text(errors: &mut Vec<FieldError>, field: &str, text: Option<&str>, max: usize) {
-    if let Some(text) = text {
-        if text.trim().is_empty() {
-            errors.push(FieldError::new(
-                field,
-                "must not be blank (leave it out or null when unknown)",
-            ));
-        } else {
-            check_len(errors, field, text, max);
-        }
-    }
-}
-
-fn check_len(errors: &mut Vec<FieldError>, field: &str, text: &str, max: usize) {
-    let len = text.chars().count();
-    if len > max {
-        errors.push(FieldError::new(
-            field,
-            format!(
-                "is {len} characters long, at most {max} are allowed (starts {})",
-                quote(text)
-            ),
-        ));
-    }
-}
-
-/// Quotes at most 40 characters of `text`.
-fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(40).collect();
-    if chars.next().is_some() {
-        format!("\"{head}…\"")
-    } else {
-        format!("\"{head}\"")
     }
 }
 

@@ -8,12 +8,14 @@ use super::model::{
     DEFAULT_LIMIT, Evidence, IncidentFilter, IncidentPage, IntakeReport, MAX_LIMIT, NewReport,
     ReportFilter, ReportPage, Stored, TimelineEntry, TimelineKind, check_operator, invalid,
 };
-use super::sql::{Conditions, RowRead, Tx, fetch_all, fetch_optional};
 use super::{Entity, StoreError};
 use crate::Database;
 use crate::domain::{
     AccidentGrade, DomainError, FieldError, Incident, IncidentCommand, IncidentEvent, IncidentId,
     IncidentRecord, NewIncident, ReportId, Task, TaskId, TaskRecord, TaskState, UnitId, UnixMs,
+};
+use crate::storage::sql::{
+    Conditions, Page, RecordReader, RowRead, Tx, check_limit, fetch_all, fetch_optional,
 };
 use crate::storage::{Arg, EmbeddedMigration};
 
@@ -343,17 +345,18 @@ impl IncidentStore {
         }
         let (where_clause, args) = c.build();
         let count_sql = format!("SELECT COUNT(*) AS n FROM incidents{where_clause}");
-        let page_sql = format!(
-            "{SELECT_INCIDENT}{where_clause} ORDER BY opened_at DESC, id DESC LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
+        // The filter's limit was checked with the filter.
+        let page = Page::unchecked(filter.limit, filter.offset, DEFAULT_LIMIT);
+        let (page_sql, page_args) = page.apply(
+            &format!("{SELECT_INCIDENT}{where_clause} ORDER BY opened_at DESC, id DESC"),
+            &args,
         );
         let action = "listing incidents";
         let total = self.count(&count_sql, args.clone(), action).await?;
         let items = fetch_all(
             &self.db,
             &page_sql,
-            paged(args, filter.limit, filter.offset),
+            page_args,
             incident_from_row,
             self.db_err(action),
         )
@@ -619,17 +622,18 @@ impl IncidentStore {
         }
         let (where_clause, args) = c.build();
         let count_sql = format!("SELECT COUNT(*) AS n FROM intake_reports{where_clause}");
-        let page_sql = format!(
-            "{SELECT_REPORT}{where_clause} ORDER BY received_at, id LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
+        // The filter's limit was checked with the filter.
+        let page = Page::unchecked(filter.limit, filter.offset, DEFAULT_LIMIT);
+        let (page_sql, page_args) = page.apply(
+            &format!("{SELECT_REPORT}{where_clause} ORDER BY received_at, id"),
+            &args,
         );
         let action = "listing intake reports";
         let total = self.count(&count_sql, args.clone(), action).await?;
         let items = fetch_all(
             &self.db,
             &page_sql,
-            paged(args, filter.limit, filter.offset),
+            page_args,
             report_from_row,
             self.db_err(action),
         )
@@ -1198,27 +1202,14 @@ fn name<T: Serialize>(value: &T) -> String {
 }
 
 fn check_page_limit(limit: u32, subject: &str) -> Result<(), StoreError> {
-    if limit > MAX_LIMIT {
-        return Err(StoreError::domain(
+    check_limit(limit, MAX_LIMIT).map(drop).map_err(|reason| {
+        StoreError::domain(
             subject,
             DomainError::Invalid {
-                errors: vec![FieldError::new(
-                    "limit",
-                    format!("at most {MAX_LIMIT}, got {limit}"),
-                )],
+                errors: vec![FieldError::new("limit", reason)],
             },
-        ));
-    }
-    Ok(())
-}
-
-/// `args` plus `LIMIT` and `OFFSET` values.
-fn paged(mut args: Vec<Arg>, limit: Option<u32>, offset: Option<u64>) -> Vec<Arg> {
-    args.push(Arg::Int(i64::from(limit.unwrap_or(DEFAULT_LIMIT))));
-    args.push(Arg::Int(
-        i64::try_from(offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ));
-    args
+        )
+    })
 }
 
 /// A generated id; the patterns used (`inc-N`, …) always follow the id rule.
@@ -1372,64 +1363,33 @@ fn task_from_row(row: &dyn RowRead) -> Result<Stored<Task>, StoreError> {
 }
 
 fn record_columns(row: &dyn RowRead, what: Entity) -> Result<(String, i64, String), StoreError> {
-    let id = row.text("id").map_err(|e| StoreError::Corrupt {
+    let r = RecordReader::new(row, "id", |id, column, reason| StoreError::Corrupt {
         what,
-        id: "?".to_owned(),
-        column: "id",
-        reason: e.to_string(),
-    })?;
-    let corrupt = |column, e: sqlx::Error| StoreError::Corrupt {
-        what,
-        id: id.clone(),
+        id: id.to_owned(),
         column,
-        reason: e.to_string(),
-    };
-    let revision = row.int("revision").map_err(|e| corrupt("revision", e))?;
-    let record = row.text("record").map_err(|e| corrupt("record", e))?;
-    Ok((id, revision, record))
+        reason,
+    })?;
+    Ok((r.id().to_owned(), r.int("revision")?, r.text("record")?))
 }
 
 fn report_from_row(row: &dyn RowRead) -> Result<IntakeReport, StoreError> {
-    let raw_id = row.text("id").map_err(|e| StoreError::Corrupt {
+    let r = RecordReader::new(row, "id", |id, column, reason| StoreError::Corrupt {
         what: Entity::Report,
-        id: "?".to_owned(),
-        column: "id",
-        reason: e.to_string(),
-    })?;
-    let corrupt = |column, reason: String| StoreError::Corrupt {
-        what: Entity::Report,
-        id: raw_id.clone(),
+        id: id.to_owned(),
         column,
         reason,
-    };
-    let id = ReportId::parse(&raw_id).map_err(|reason| corrupt("id", reason))?;
-    let content: NewReport = serde_json::from_str(
-        &row.text("record")
-            .map_err(|e| corrupt("record", e.to_string()))?,
-    )
-    .map_err(|e| corrupt("record", e.to_string()))?;
-    let incident_id = row
-        .opt_text("incident_id")
-        .map_err(|e| corrupt("incident_id", e.to_string()))?
-        .map(|text| IncidentId::parse(&text))
-        .transpose()
-        .map_err(|reason| corrupt("incident_id", reason))?;
+    })?;
+    let id = r.parsed("id", ReportId::parse)?;
+    let content = r.json("record")?;
+    let incident_id = r.opt_parsed("incident_id", IncidentId::parse)?;
     Ok(IntakeReport {
         id,
         content,
-        recorded_at: row
-            .int("recorded_at")
-            .map_err(|e| corrupt("recorded_at", e.to_string()))?,
-        recorded_by: row
-            .text("recorded_by")
-            .map_err(|e| corrupt("recorded_by", e.to_string()))?,
+        recorded_at: r.int("recorded_at")?,
+        recorded_by: r.text("recorded_by")?,
         incident_id,
-        linked_at: row
-            .opt_int("linked_at")
-            .map_err(|e| corrupt("linked_at", e.to_string()))?,
-        linked_by: row
-            .opt_text("linked_by")
-            .map_err(|e| corrupt("linked_by", e.to_string()))?,
+        linked_at: r.opt_int("linked_at")?,
+        linked_by: r.opt_text("linked_by")?,
     })
 }
 

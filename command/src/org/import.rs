@@ -5,12 +5,11 @@
 //! there is one, the field as a path in the object (`credit_code`, `division.district`,
 //! `hazard_sources[1].quantity`).
 
-use std::fmt;
-
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Entity, FieldError, OrgError};
+use crate::import::{decode_element, json_array};
 
 /// What an import does with a row whose id exists already.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,26 +36,7 @@ pub struct ImportRow<T> {
     pub input: T,
 }
 
-/// A row that was not imported, or one problem of it (a row with three bad fields gives
-/// three errors with the same line).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowError {
-    /// 1-based line (see [`ImportRow::line`]).
-    pub line: usize,
-    /// The path of the field in the row's object, when the problem has one.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for RowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.field {
-            Some(field) => write!(f, "line {}, {field}: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
-        }
-    }
-}
+pub use crate::import::RowError;
 
 /// What an import did: the ids created, replaced and skipped (in file order), and every
 /// row error, in line order.
@@ -83,32 +63,19 @@ pub fn parse_rows<T: DeserializeOwned>(
     text: &str,
     what: &str,
 ) -> Result<(Vec<ImportRow<T>>, Vec<RowError>), OrgError> {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let values: Vec<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| OrgError::JsonSyntax {
+    let elements =
+        json_array(text, "expected a JSON array of objects").map_err(|e| OrgError::JsonSyntax {
             what: what.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            reason: match e.classify() {
-                serde_json::error::Category::Data => "expected a JSON array of objects".to_owned(),
-                _ => strip_position(&e.to_string()),
-            },
+            line: e.line,
+            column: e.column,
+            reason: e.reason,
         })?;
-    let starts = element_lines(text);
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (i, value) in values.into_iter().enumerate() {
-        let line = starts.get(i).copied().unwrap_or(1);
-        match serde_path_to_error::deserialize::<_, T>(value) {
+    for (line, value) in elements {
+        match decode_element::<T>(line, value) {
             Ok(input) => rows.push(ImportRow { line, input }),
-            Err(e) => {
-                let path = e.path().to_string();
-                errors.push(RowError {
-                    line,
-                    field: Some(path).filter(|p| p != "." && !p.is_empty()),
-                    reason: strip_position(&e.inner().to_string()),
-                });
-            }
+            Err(error) => errors.push(error),
         }
     }
     Ok((rows, errors))
@@ -157,60 +124,6 @@ pub(crate) fn duplicate_row(
         field: Some(id_field.to_owned()),
         reason: format!("{entity} {id} is also on line {first}: import each record once"),
     }
-}
-
-/// serde_json's message without its " at line L column C" suffix.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
-/// The 1-based line where each element of the top-level array starts. `text` must be
-/// valid JSON.
-fn element_lines(text: &str) -> Vec<usize> {
-    let mut lines = Vec::new();
-    let mut line = 1;
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut expect_element = false;
-    for b in text.bytes() {
-        if b == b'\n' {
-            line += 1;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        if b.is_ascii_whitespace() {
-            continue;
-        }
-        if depth == 1 && expect_element && b != b']' {
-            lines.push(line);
-            expect_element = false;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth == 1 {
-                    expect_element = true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            b',' if depth == 1 => expect_element = true,
-            _ => {}
-        }
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -263,11 +176,5 @@ mod tests {
         }
         let (rows, errors) = parse_rows::<EnterpriseInput>("\u{FEFF}[]", "x").unwrap();
         assert!(rows.is_empty() && errors.is_empty());
-    }
-
-    #[test]
-    fn element_lines_skip_strings_and_nesting() {
-        let text = "[ {\"a\": \"[,{\\\"\"},\n\n [1, [2]],\n \"x\" , 3\n]";
-        assert_eq!(element_lines(text), [1, 3, 4, 4]);
     }
 }

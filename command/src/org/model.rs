@@ -4,10 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::credit_code::CreditCode;
-use crate::domain::{FieldError, ID_RULE, Position, UnitId, UnixMs};
+use crate::domain::{FieldError, ID_RULE, Position, UnitId, UnixMs, id_type, valid_id};
 
 /// Longest name, in characters.
 pub(crate) const MAX_NAME: usize = 200;
@@ -29,83 +29,14 @@ pub(crate) const MAX_MEMBERS: i64 = 100_000;
 const MAX_PHONE: usize = 32;
 /// Longest vehicle plate, in characters.
 const MAX_PLATE: usize = 16;
-/// How much of a rejected value a reason quotes, in characters.
-const QUOTE_MAX: usize = 40;
+pub(crate) use crate::domain::quote;
 
-/// `text` in double quotes, cut to 40 characters.
-pub(crate) fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(QUOTE_MAX).collect();
-    if chars.next().is_some() {
-        format!("\"{head}…\"")
-    } else {
-        format!("\"{head}\"")
-    }
-}
-
-/// [`ID_RULE`]: 1 to 64 ASCII letters, digits, `-`, `_`, `.`, `:`, starting with a
-/// letter or digit.
-fn valid_id(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && text.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-}
-
-macro_rules! org_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        ///
-        /// Follows [`ID_RULE`] (safe in a URL path and a log line); serialized as a plain
-        /// string, checked when deserialized.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Checks `text` against [`ID_RULE`]; the error is the reason, quoting `text`.
-            pub fn parse(text: &str) -> Result<$name, String> {
-                if valid_id(text) {
-                    Ok($name(text.to_owned()))
-                } else {
-                    Err(format!("{} is not a valid {}: {}", quote(text), $what, ID_RULE))
-                }
-            }
-
-            /// The id as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::parse(s)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                $name::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-org_id!(
+id_type!(
     /// A command centre's identifier, chosen when it is created (`bj-chaoyang`).
     CentreId,
     "centre id"
 );
-org_id!(
+id_type!(
     /// An enterprise's key in the business-data ledger (`E-110105-0001`: in the sample,
     /// `E-`, the district's GB/T 2260 code and a sequence number; other ledgers may use
     /// other forms within [`ID_RULE`]).

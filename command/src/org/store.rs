@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::import::{ImportMode, ImportReport, ImportRow, RowError, duplicate_row, row_errors};
 use super::model::{
@@ -25,6 +24,9 @@ use super::model::{
     Unit, UnitInput, UnitKind, ValidCentre, ValidEnterprise, ValidUnit, Vocabulary, quote,
 };
 use super::{CreditCode, Entity, FieldError, OrgError, Position, UnitId, UnixMs, parse_rows};
+use crate::storage::sql::{
+    Conditions, Page, RecordReader, RowRead, begin_write, like_pattern, placeholders,
+};
 use crate::storage::{Arg, EmbeddedMigration};
 use crate::{Database, bind_args, on_db};
 
@@ -154,113 +156,34 @@ enum Updated<T> {
     Revision(i64),
 }
 
-/// Reads typed cells from a row of either backend.
-trait Cells {
-    fn text(&self, column: &'static str) -> Result<String, sqlx::Error>;
-    fn opt_text(&self, column: &'static str) -> Result<Option<String>, sqlx::Error>;
-    fn opt_real(&self, column: &'static str) -> Result<Option<f64>, sqlx::Error>;
-    fn int(&self, column: &'static str) -> Result<i64, sqlx::Error>;
-    fn opt_int(&self, column: &'static str) -> Result<Option<i64>, sqlx::Error>;
-    fn boolean(&self, column: &'static str) -> Result<bool, sqlx::Error>;
-}
-
-macro_rules! cells {
-    ($row:ty) => {
-        impl Cells for $row {
-            fn text(&self, column: &'static str) -> Result<String, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_text(&self, column: &'static str) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_real(&self, column: &'static str) -> Result<Option<f64>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn int(&self, column: &'static str) -> Result<i64, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_int(&self, column: &'static str) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn boolean(&self, column: &'static str) -> Result<bool, sqlx::Error> {
-                self.try_get(column)
-            }
-        }
-    };
-}
-cells!(sqlx::sqlite::SqliteRow);
-cells!(sqlx::postgres::PgRow);
-
-/// Reads one record's columns, turning every failure into [`OrgError::Corrupt`].
-struct Reader<'r, R> {
-    row: &'r R,
+/// Reads one record's columns (its id from `id_column`), turning every failure into
+/// [`OrgError::Corrupt`].
+fn reader<'r>(
+    row: &'r dyn RowRead,
     entity: Entity,
-    id: String,
-}
-
-impl<'r, R: Cells> Reader<'r, R> {
-    fn new(row: &'r R, entity: Entity, id_column: &'static str) -> Result<Self, OrgError> {
-        let id = row.text(id_column).map_err(|e| OrgError::Corrupt {
-            entity,
-            id: "?".to_owned(),
-            column: id_column,
-            reason: e.to_string(),
-        })?;
-        Ok(Reader { row, entity, id })
-    }
-
-    fn corrupt(&self, column: &'static str, reason: String) -> OrgError {
+    id_column: &'static str,
+) -> Result<RecordReader<'r, OrgError>, OrgError> {
+    RecordReader::new(row, id_column, move |id, column, reason| {
         OrgError::Corrupt {
-            entity: self.entity,
-            id: self.id.clone(),
+            entity,
+            id: id.to_owned(),
             column,
             reason,
         }
-    }
+    })
+}
 
-    fn text(&self, c: &'static str) -> Result<String, OrgError> {
-        self.row.text(c).map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    fn opt_text(&self, c: &'static str) -> Result<Option<String>, OrgError> {
-        self.row
-            .opt_text(c)
-            .map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    fn opt_real(&self, c: &'static str) -> Result<Option<f64>, OrgError> {
-        self.row
-            .opt_real(c)
-            .map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    fn int(&self, c: &'static str) -> Result<i64, OrgError> {
-        self.row.int(c).map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    fn opt_int(&self, c: &'static str) -> Result<Option<i64>, OrgError> {
-        self.row
-            .opt_int(c)
-            .map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    fn boolean(&self, c: &'static str) -> Result<bool, OrgError> {
-        self.row
-            .boolean(c)
-            .map_err(|e| self.corrupt(c, e.to_string()))
-    }
-    /// A text column parsed by `parse`.
-    fn parsed<T>(
-        &self,
-        c: &'static str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, OrgError> {
-        parse(&self.text(c)?).map_err(|reason| self.corrupt(c, reason))
-    }
-    fn opt_parsed<T>(
-        &self,
-        c: &'static str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, OrgError> {
-        self.opt_text(c)?
-            .map(|t| parse(&t).map_err(|reason| self.corrupt(c, reason)))
-            .transpose()
-    }
+/// The organisation's columns of a record.
+trait OrgColumns {
+    /// A column holding a vocabulary name.
+    fn vocabulary<T: Vocabulary>(&self, c: &'static str) -> Result<T, OrgError>;
+    /// `lon` and `lat`: a position when both are set.
+    fn position(&self) -> Result<Option<Position>, OrgError>;
+    /// `created_ms`, `updated_ms` and `revision`.
+    fn meta(&self) -> Result<(UnixMs, UnixMs, i64), OrgError>;
+}
+
+impl OrgColumns for RecordReader<'_, OrgError> {
     fn vocabulary<T: Vocabulary>(&self, c: &'static str) -> Result<T, OrgError> {
         self.parsed(c, T::parse_name)
     }
@@ -279,8 +202,8 @@ impl<'r, R: Cells> Reader<'r, R> {
     }
 }
 
-fn centre_from_row(row: &impl Cells) -> Result<CommandCentre, OrgError> {
-    let r = Reader::new(row, Entity::Centre, "id")?;
+fn centre_from_row(row: &impl RowRead) -> Result<CommandCentre, OrgError> {
+    let r = reader(row, Entity::Centre, "id")?;
     let (created_ms, updated_ms, revision) = r.meta()?;
     Ok(CommandCentre {
         id: r.parsed("id", CentreId::parse)?,
@@ -297,8 +220,8 @@ fn centre_from_row(row: &impl Cells) -> Result<CommandCentre, OrgError> {
     })
 }
 
-fn unit_from_row(row: &impl Cells) -> Result<Unit, OrgError> {
-    let r = Reader::new(row, Entity::Unit, "id")?;
+fn unit_from_row(row: &impl RowRead) -> Result<Unit, OrgError> {
+    let r = reader(row, Entity::Unit, "id")?;
     let (created_ms, updated_ms, revision) = r.meta()?;
     Ok(Unit {
         id: r.parsed("id", UnitId::parse)?,
@@ -309,9 +232,7 @@ fn unit_from_row(row: &impl Cells) -> Result<Unit, OrgError> {
         availability_ms: r.int("availability_ms")?,
         phone: r.opt_text("phone")?,
         members: r.opt_int("members")?,
-        skills: r.parsed("skills", |t| {
-            serde_json::from_str(t).map_err(|e| e.to_string())
-        })?,
+        skills: r.json("skills")?,
         plate: r.opt_text("plate")?,
         position: r.position()?,
         created_ms,
@@ -321,8 +242,8 @@ fn unit_from_row(row: &impl Cells) -> Result<Unit, OrgError> {
 }
 
 /// An enterprise without its children (filled in by [`attach_children`]).
-fn enterprise_from_row(row: &impl Cells) -> Result<Enterprise, OrgError> {
-    let r = Reader::new(row, Entity::Enterprise, "ledger_id")?;
+fn enterprise_from_row(row: &impl RowRead) -> Result<Enterprise, OrgError> {
+    let r = reader(row, Entity::Enterprise, "ledger_id")?;
     let (created_ms, updated_ms, revision) = r.meta()?;
     Ok(Enterprise {
         ledger_id: r.parsed("ledger_id", LedgerId::parse)?,
@@ -343,10 +264,10 @@ fn enterprise_from_row(row: &impl Cells) -> Result<Enterprise, OrgError> {
     })
 }
 
-fn hazard_from_row(row: &impl Cells) -> Result<(String, HazardSource), OrgError> {
-    let r = Reader::new(row, Entity::Enterprise, "ledger_id")?;
+fn hazard_from_row(row: &impl RowRead) -> Result<(String, HazardSource), OrgError> {
+    let r = reader(row, Entity::Enterprise, "ledger_id")?;
     Ok((
-        r.id.clone(),
+        r.id().to_owned(),
         HazardSource {
             id: r.text("id")?,
             name: r.text("name")?,
@@ -359,10 +280,10 @@ fn hazard_from_row(row: &impl Cells) -> Result<(String, HazardSource), OrgError>
     ))
 }
 
-fn contact_from_row(row: &impl Cells) -> Result<(String, Contact), OrgError> {
-    let r = Reader::new(row, Entity::Enterprise, "ledger_id")?;
+fn contact_from_row(row: &impl RowRead) -> Result<(String, Contact), OrgError> {
+    let r = reader(row, Entity::Enterprise, "ledger_id")?;
     Ok((
-        r.id.clone(),
+        r.id().to_owned(),
         Contact {
             name: r.text("name")?,
             role: r.vocabulary::<ContactRole>("role")?,
@@ -394,32 +315,6 @@ fn attach_children(
     }
 }
 
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `%q%`, lower-cased and escaped, or `None` for a blank `q`.
-fn like_pattern(q: Option<&str>) -> Option<String> {
-    let q = q.map(str::trim).filter(|q| !q.is_empty())?;
-    Some(format!("%{}%", escape_like(&q.to_lowercase())))
-}
-
 fn opt_text(v: &Option<String>) -> Arg {
     Arg::Text(v.clone())
 }
@@ -438,45 +333,12 @@ fn describe(count: usize, what: &str, ids: &[String]) -> String {
 }
 
 /// Page size and offset of a filter, or the `limit` error.
-fn page(limit: Option<u32>, offset: Option<u64>, entity: Entity) -> Result<(i64, i64), OrgError> {
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    if limit > MAX_LIMIT {
-        return Err(OrgError::Invalid {
-            entity,
-            id: None,
-            errors: vec![FieldError::new(
-                "limit",
-                format!("at most {MAX_LIMIT}, got {limit}"),
-            )],
-        });
-    }
-    Ok((
-        i64::from(limit),
-        i64::try_from(offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ))
-}
-
-/// A `WHERE` clause under construction: `?` in a clause becomes the next `$N`.
-#[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Where {
-    fn add(&mut self, clause: &str, arg: Arg) {
-        self.args.push(arg);
-        self.clauses
-            .push(clause.replace('?', &format!("${}", self.args.len())));
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
+fn page(limit: Option<u32>, offset: Option<u64>, entity: Entity) -> Result<Page, OrgError> {
+    Page::new(limit, offset, DEFAULT_LIMIT, MAX_LIMIT).map_err(|reason| OrgError::Invalid {
+        entity,
+        id: None,
+        errors: vec![FieldError::new("limit", reason)],
+    })
 }
 
 impl Organisation {
@@ -508,15 +370,10 @@ impl Organisation {
         }
     }
 
-    /// The statement that starts a write transaction. SQLite: `BEGIN IMMEDIATE`, which
-    /// takes the write lock at once (waiting out the busy timeout if another connection
-    /// holds it); a deferred transaction that reads before it writes would instead fail
-    /// with "database is locked" when it upgrades while another connection writes.
+    /// The statement that starts a write transaction: `BEGIN IMMEDIATE` on SQLite (see
+    /// [`begin_write`]).
     fn begin_write(&self) -> &'static str {
-        match self.db {
-            Database::Sqlite { .. } => "BEGIN IMMEDIATE",
-            Database::Postgres { .. } => "BEGIN",
-        }
+        begin_write(&self.db)
     }
 
     /// The statement that starts a read transaction: one snapshot for every statement in
@@ -676,7 +533,7 @@ impl Organisation {
         &self,
         filter: &CentreFilter,
     ) -> Result<Vec<CommandCentre>, OrgError> {
-        let mut w = Where::default();
+        let mut w = Conditions::default();
         if let Some(level) = filter.level {
             w.add("level = ?", text(level.as_str()));
         }
@@ -688,7 +545,7 @@ impl Organisation {
         }
         let sql = format!("{SELECT_CENTRE}{}{CENTRE_ORDER}", w.sql());
         on_db!(&self.db, pool => {
-            let rows = bind_args!(sqlx::query(&sql), w.args.clone())
+            let rows = bind_args!(sqlx::query(&sql), w.args().to_vec())
                 .fetch_all(pool)
                 .await
                 .map_err(self.db_err("listing command centres"))?;
@@ -1087,8 +944,8 @@ impl Organisation {
     /// The units matching `filter`, ordered by id, one page at a time, with the total.
     /// A `limit` above [`MAX_LIMIT`] is an [`OrgError::Invalid`] naming `limit`.
     pub async fn list_units(&self, filter: &UnitFilter) -> Result<UnitPage, OrgError> {
-        let (limit, offset) = page(filter.limit, filter.offset, Entity::Unit)?;
-        let mut w = Where::default();
+        let page = page(filter.limit, filter.offset, Entity::Unit)?;
+        let mut w = Conditions::default();
         if let Some(c) = &filter.centre_id {
             w.add("centre_id = ?", text(c.as_str()));
         }
@@ -1112,22 +969,15 @@ impl Organisation {
             );
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM org_units{}", w.sql());
-        let n = w.args.len();
-        let page_sql = format!(
-            "{SELECT_UNIT}{} ORDER BY id LIMIT ${} OFFSET ${}",
-            w.sql(),
-            n + 1,
-            n + 2
-        );
-        let mut page_args = w.args.clone();
-        page_args.extend([Arg::Int(limit), Arg::Int(offset)]);
+        let (page_sql, page_args) =
+            page.apply(&format!("{SELECT_UNIT}{} ORDER BY id", w.sql()), w.args());
         let action = "listing units";
         let (total, items) = on_db!(&self.db, pool => {
             let mut tx = pool
                 .begin_with(self.begin_read())
                 .await
                 .map_err(self.db_err(action))?;
-            let total = bind_args!(sqlx::query(&count_sql), w.args.clone())
+            let total = bind_args!(sqlx::query(&count_sql), w.args().to_vec())
                 .fetch_one(&mut *tx)
                 .await
                 .and_then(|row| row.int("n"))
@@ -1534,8 +1384,8 @@ impl Organisation {
         &self,
         filter: &EnterpriseFilter,
     ) -> Result<EnterprisePage, OrgError> {
-        let (limit, offset) = page(filter.limit, filter.offset, Entity::Enterprise)?;
-        let mut w = Where::default();
+        let page = page(filter.limit, filter.offset, Entity::Enterprise)?;
+        let mut w = Conditions::default();
         if let Some(d) = &filter.district {
             w.add("district = ?", text(d));
         }
@@ -1566,20 +1416,15 @@ impl Organisation {
             );
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM org_enterprises{}", w.sql());
-        let n = w.args.len();
-        let page_sql = format!(
-            "{SELECT_ENTERPRISE}{} ORDER BY ledger_id LIMIT ${} OFFSET ${}",
-            w.sql(),
-            n + 1,
-            n + 2
+        let (page_sql, page_args) = page.apply(
+            &format!("{SELECT_ENTERPRISE}{} ORDER BY ledger_id", w.sql()),
+            w.args(),
         );
-        let mut page_args = w.args.clone();
-        page_args.extend([Arg::Int(limit), Arg::Int(offset)]);
         let action = "listing enterprises";
         // The count and the page are two reads: a write between them can make the total
         // differ from a later page by that write, as in any paged list.
         let total = on_db!(&self.db, pool => {
-            bind_args!(sqlx::query(&count_sql), w.args.clone())
+            bind_args!(sqlx::query(&count_sql), w.args().to_vec())
                 .fetch_one(pool)
                 .await
                 .and_then(|row| row.int("n"))
@@ -2035,16 +1880,13 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
-        assert_eq!(like_pattern(Some("  ")), None);
         assert_eq!(like_pattern(Some(" Gas ")).as_deref(), Some("%gas%"));
-        assert_eq!(placeholders(3, 2), "$3, $4");
         let ids: Vec<String> = (1..=7).map(|i| format!("u{i}")).collect();
         assert_eq!(
             describe(7, "units", &ids),
             "7 units (u1, u2, u3, u4, u5, …)"
         );
-        let mut w = Where::default();
+        let mut w = Conditions::default();
         w.add("a = ?", Arg::Int(1));
         w.add("(b = ? OR c = ?)", Arg::Int(2));
         assert_eq!(w.sql(), " WHERE a = $1 AND (b = $2 OR c = $2)");

@@ -1,12 +1,8 @@
 //! The organisation store against real databases: every test runs on an SQLite file and on
-//! the PostgreSQL server that `cargo xtask test` provides (`WATCHPOST_TEST_POSTGRES_URL`,
-//! default `postgres://postgres@127.0.0.1:5432/test`), each PostgreSQL test in a schema of
-//! its own (through `search_path`), so tests running in parallel never see each other.
+//! the PostgreSQL server that `cargo xtask test` provides, each PostgreSQL test in a
+//! schema of its own (`watchpost_command::storage::testing`, `on_both_backends!`).
 //! Also: the sample ledger in `fixtures/ledger/` loads without a single row error.
 
-use std::path::PathBuf;
-
-use sqlx::Row;
 use watchpost_command::Database;
 use watchpost_command::domain::{Position, UnitId};
 use watchpost_command::org::{
@@ -15,138 +11,27 @@ use watchpost_command::org::{
     LedgerId, OrgError, Organisation, RowError, SampleLedger, UnitFilter, UnitInput, UnitKind,
     load_sample,
 };
-use watchpost_config::SecretUrl;
+use watchpost_command::storage::testing::TestDb as Fixture;
 
 const NOW: i64 = 1_764_374_400_000;
 const LATER: i64 = NOW + 60_000;
 
-/// A database for one test, and how to throw it away.
-struct Fixture {
-    db: Database,
-    cleanup: Cleanup,
+/// The test database's stores.
+trait Open {
+    async fn org(&self) -> Organisation;
 }
 
-enum Cleanup {
-    Dir(PathBuf),
-    Schema { admin: Database, schema: String },
-}
-
-impl Fixture {
-    async fn sqlite(test: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("watchpost-org-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let url = SecretUrl::new(format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("watchpost.db").display()
-        ));
-        let db = Database::connect(&url).await.expect("open sqlite");
-        Fixture {
-            db,
-            cleanup: Cleanup::Dir(dir),
-        }
-    }
-
-    async fn postgres(test: &str) -> Fixture {
-        let base = std::env::var("WATCHPOST_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let admin = Database::connect(&SecretUrl::new(&base))
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL is needed for this test ({e}); `cargo xtask test` starts one")
-            });
-        let schema = format!("wp_org_{}_{test}", std::process::id());
-        let Database::Postgres { pool, .. } = &admin else {
-            unreachable!()
-        };
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(&sql).execute(pool).await.unwrap();
-        }
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        let db = Database::connect(&SecretUrl::new(url)).await.unwrap();
-        Fixture {
-            db,
-            cleanup: Cleanup::Schema { admin, schema },
-        }
-    }
-
+impl Open for Fixture {
     async fn org(&self) -> Organisation {
         Organisation::open(self.db.clone())
             .await
             .expect("open organisation")
     }
-
-    async fn execute(&self, sql: &str) {
-        match &self.db {
-            Database::Sqlite { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
-            Database::Postgres { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
-        }
-        .unwrap();
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        match &self.db {
-            Database::Sqlite { pool, .. } => sqlx::query(sql).fetch_one(pool).await.unwrap().get(0),
-            Database::Postgres { pool, .. } => {
-                sqlx::query(sql).fetch_one(pool).await.unwrap().get(0)
-            }
-        }
-    }
-
-    async fn finish(self) {
-        self.db.close().await;
-        match self.cleanup {
-            Cleanup::Dir(dir) => std::fs::remove_dir_all(dir).unwrap(),
-            Cleanup::Schema { admin, schema } => {
-                let Database::Postgres { pool, .. } = &admin else {
-                    unreachable!()
-                };
-                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .execute(pool)
-                    .await
-                    .unwrap();
-                admin.close().await;
-            }
-        }
-    }
 }
 
-/// Generates `sqlite` and `postgres` tests running `$test(&Fixture)`; the database is
-/// thrown away also when the test fails.
-macro_rules! on_both {
-    ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                use futures_util::FutureExt;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    let f = super::Fixture::sqlite(stringify!($test)).await;
-                    let outcome = std::panic::AssertUnwindSafe(super::$test(&f)).catch_unwind().await;
-                    f.finish().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    let f = super::Fixture::postgres(stringify!($test)).await;
-                    let outcome = std::panic::AssertUnwindSafe(super::$test(&f)).catch_unwind().await;
-                    f.finish().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_both!(
+watchpost_command::on_both_backends!(
+    "org",
+    #[tokio::test],
     centre_hierarchy,
     units_and_availability,
     enterprise_crud_and_revisions,

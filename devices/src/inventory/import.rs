@@ -5,9 +5,8 @@
 //! (`position.lon`, `division.district`, `credentials.password`). Reasons never quote a
 //! password, a user name or a URL (see [`super::FieldError`]).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
+use watchpost_command::import::{json_array, strip_position};
 use watchpost_config::{Secret, SecretUrl};
 
 use super::InventoryError;
@@ -49,26 +48,7 @@ pub struct ImportRow {
     pub input: CameraInput,
 }
 
-/// A row that was not imported, or one problem of it (a row with three bad fields gives
-/// three errors with the same line).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowError {
-    /// 1-based line (see [`ImportRow::line`]); 1 for problems with a CSV header.
-    pub line: usize,
-    /// The column (CSV) or path (JSON), when the problem has one.
-    pub field: Option<String>,
-    /// What is wrong. Never contains a password.
-    pub reason: String,
-}
-
-impl fmt::Display for RowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.field {
-            Some(field) => write!(f, "line {}, {field}: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
-        }
-    }
-}
+pub use watchpost_command::import::RowError;
 
 /// What an import did: the cameras created and updated, and every row error, in line
 /// order.
@@ -384,25 +364,16 @@ fn csv_row(values: &[Option<&str>; CSV_COLUMNS.len()]) -> Result<CameraInput, Ve
 /// its path (`position.lon`); the others are returned. Fails with
 /// [`InventoryError::JsonSyntax`] only when the text is not a JSON array.
 pub fn parse_json(text: &str) -> Result<(Vec<ImportRow>, Vec<RowError>), InventoryError> {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
-        let reason = match e.classify() {
-            serde_json::error::Category::Data => {
-                "expected a JSON array of camera objects".to_owned()
-            }
-            _ => strip_position(&e.to_string()),
-        };
+    let elements = json_array(text, "expected a JSON array of camera objects").map_err(|e| {
         InventoryError::JsonSyntax {
-            line: e.line(),
-            column: e.column(),
-            reason,
+            line: e.line,
+            column: e.column,
+            reason: e.reason,
         }
     })?;
-    let starts = element_lines(text);
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (i, value) in values.into_iter().enumerate() {
-        let line = starts.get(i).copied().unwrap_or(1);
+    for (line, value) in elements {
         let password = value
             .pointer("/credentials/password")
             .and_then(|p| p.as_str())
@@ -478,60 +449,6 @@ fn decode_error(
     scrub(&mut errors, password);
     let [error] = errors;
     error
-}
-
-/// serde_json's message without its " at line L column C" suffix.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
-/// The 1-based line where each element of the top-level array starts. `text` must be
-/// valid JSON.
-fn element_lines(text: &str) -> Vec<usize> {
-    let mut lines = Vec::new();
-    let mut line = 1;
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut expect_element = false;
-    for b in text.bytes() {
-        if b == b'\n' {
-            line += 1;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        if b.is_ascii_whitespace() {
-            continue;
-        }
-        if depth == 1 && expect_element && b != b']' {
-            lines.push(line);
-            expect_element = false;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth == 1 {
-                    expect_element = true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            b',' if depth == 1 => expect_element = true,
-            _ => {}
-        }
-    }
-    lines
 }
 
 /// Whether a reason shows `[redacted]` where a password stood.
@@ -693,12 +610,6 @@ mod tests {
             }
         }
         assert_eq!(parse_json("[]").unwrap(), (vec![], vec![]));
-    }
-
-    #[test]
-    fn element_lines_skip_strings_and_nesting() {
-        let text = "[ {\"a\": \"[,{\\\"\"},\n\n [1, [2]],\n \"x\" , 3\n]";
-        assert_eq!(element_lines(text), [1, 3, 4, 4]);
     }
 
     #[test]

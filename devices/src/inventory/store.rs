@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use watchpost_command::storage::sql::{Conditions, Page, RecordReader, RowRead, like_pattern};
 use watchpost_command::storage::{Arg, EmbeddedMigration};
 use watchpost_command::{Database, bind_args, on_db};
 
@@ -303,73 +303,52 @@ impl Inventory {
     ///
     /// A `limit` above [`MAX_LIMIT`] is an [`InventoryError::Invalid`] naming `limit`.
     pub async fn list(&self, filter: &CameraFilter) -> Result<CameraPage, InventoryError> {
-        let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
-        if limit > MAX_LIMIT {
-            return Err(InventoryError::Invalid {
-                errors: vec![FieldError::new(
-                    "limit",
-                    format!("at most {MAX_LIMIT}, got {limit}"),
-                )],
-            });
-        }
-        let offset = i64::try_from(filter.offset.unwrap_or(0)).unwrap_or(i64::MAX);
+        let page =
+            Page::new(filter.limit, filter.offset, DEFAULT_LIMIT, MAX_LIMIT).map_err(|reason| {
+                InventoryError::Invalid {
+                    errors: vec![FieldError::new("limit", reason)],
+                }
+            })?;
 
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<Arg> = Vec::new();
-        let mut add = |clause: &str, arg: Arg| {
-            args.push(arg);
-            clauses.push(clause.replace('?', &format!("${}", args.len())));
-        };
+        let mut w = Conditions::default();
         if let Some(d) = &filter.district {
-            add("district = ?", Arg::Text(Some(d.clone())));
+            w.add("district = ?", Arg::Text(Some(d.clone())));
         }
         if let Some(s) = &filter.street {
-            add("street = ?", Arg::Text(Some(s.clone())));
+            w.add("street = ?", Arg::Text(Some(s.clone())));
         }
         if let Some(c) = filter.category {
-            add("category = ?", Arg::Text(Some(c.as_str().to_owned())));
+            w.add("category = ?", Arg::Text(Some(c.as_str().to_owned())));
         }
         if let Some(e) = &filter.enterprise_id {
-            add("enterprise_id = ?", Arg::Text(Some(e.clone())));
+            w.add("enterprise_id = ?", Arg::Text(Some(e.clone())));
         }
         if let Some(t) = &filter.tag {
-            add(
+            w.add(
                 "EXISTS (SELECT 1 FROM camera_tags t WHERE t.camera_id = cameras.id AND t.tag = ?)",
                 Arg::Text(Some(t.trim().to_owned())),
             );
         }
         if let Some(e) = filter.enabled {
-            add("enabled = ?", Arg::Bool(e));
+            w.add("enabled = ?", Arg::Bool(e));
         }
-        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-            add(
+        if let Some(pattern) = like_pattern(filter.q.as_deref()) {
+            w.add(
                 "(LOWER(name) LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')",
                 Arg::Text(Some(pattern)),
             );
         }
-        let where_clause = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let count_sql = format!("SELECT COUNT(*) AS n FROM cameras{where_clause}");
-        let n = args.len();
-        let page_sql = format!(
-            "{SELECT}{where_clause} ORDER BY id LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
-        let mut page_args = args.clone();
-        page_args.push(Arg::Int(i64::from(limit)));
-        page_args.push(Arg::Int(offset));
+        let count_sql = format!("SELECT COUNT(*) AS n FROM cameras{}", w.sql());
+        let (page_sql, page_args) =
+            page.apply(&format!("{SELECT}{} ORDER BY id", w.sql()), w.args());
+        let args = w.args().to_vec();
 
         let action = "listing cameras";
         let (total, items) = on_db!(&self.db, pool => {
             let total: i64 = bind_args!(sqlx::query(&count_sql), args)
                 .fetch_one(pool)
                 .await
-                .and_then(|row| row.try_get("n"))
+                .and_then(|row| row.int("n"))
                 .map_err(self.db_err(action))?;
             let rows = bind_args!(sqlx::query(&page_sql), page_args)
                 .fetch_all(pool)
@@ -478,7 +457,7 @@ impl Inventory {
                 match row {
                     None => Outcome::Missing,
                     Some(row) => Outcome::Revision(
-                        row.try_get("revision").map_err(self.db_err(&action))?,
+                        row.int("revision").map_err(self.db_err(&action))?,
                     ),
                 }
             } else {
@@ -556,7 +535,7 @@ impl Inventory {
                 .map_err(self.db_err(&action))?;
             match row {
                 None => None,
-                Some(row) => Some(row.try_get("credentials").map_err(self.db_err(&action))?),
+                Some(row) => Some(row.opt_text("credentials").map_err(self.db_err(&action))?),
             }
         });
         match sealed {
@@ -691,88 +670,46 @@ impl Inventory {
     }
 }
 
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Reads a [`Camera`] from a row selected with [`SELECT`], on either backend.
-fn camera_from_row<R>(row: &R) -> Result<Camera, InventoryError>
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database>,
-    for<'r> f64: Decode<'r, R::Database>,
-    for<'r> bool: Decode<'r, R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    f64: Type<R::Database>,
-    bool: Type<R::Database>,
-    i64: Type<R::Database>,
-{
-    let raw_id: String = row.try_get("id").map_err(|e| InventoryError::Corrupt {
-        id: "?".to_owned(),
-        column: "id",
-        reason: e.to_string(),
-    })?;
-    let corrupt = |column: &'static str, reason: String| InventoryError::Corrupt {
-        id: raw_id.clone(),
+fn camera_from_row(row: &impl RowRead) -> Result<Camera, InventoryError> {
+    let r = RecordReader::new(row, "id", |id, column, reason| InventoryError::Corrupt {
+        id: id.to_owned(),
         column,
         reason,
-    };
-    macro_rules! get {
-        ($column:literal) => {
-            row.try_get($column)
-                .map_err(|e| corrupt($column, e.to_string()))?
-        };
-    }
-    let id = CameraId::parse(&raw_id).map_err(|reason| corrupt("id", reason))?;
-    let category: String = get!("category");
-    let category = category
-        .parse::<SiteCategory>()
-        .map_err(|reason| corrupt("category", reason))?;
-    let transport: String = get!("transport");
-    let transport =
-        parse_transport(&transport).ok_or_else(|| corrupt("transport", "not tcp or udp".into()))?;
-    let lon: Option<f64> = get!("lon");
-    let lat: Option<f64> = get!("lat");
-    let position = match (lon, lat) {
+    })?;
+    let id = r.parsed("id", CameraId::parse)?;
+    let category = r.parsed("category", |c| c.parse::<SiteCategory>())?;
+    let transport = r.parsed("transport", |t| {
+        parse_transport(t).ok_or_else(|| "not tcp or udp".to_owned())
+    })?;
+    let position = match (r.opt_real("lon")?, r.opt_real("lat")?) {
         (Some(lon), Some(lat)) => Some(Position { lon, lat }),
         _ => None,
     };
-    let tags: String = get!("tags");
-    let tags: Vec<String> =
-        serde_json::from_str(&tags).map_err(|e| corrupt("tags", e.to_string()))?;
+    let tags: Vec<String> = r.json("tags")?;
     Ok(Camera {
         id,
-        name: get!("name"),
+        name: r.text("name")?,
         category,
-        enterprise_id: get!("enterprise_id"),
+        enterprise_id: r.opt_text("enterprise_id")?,
         division: Division {
-            district: get!("district"),
-            street: get!("street"),
+            district: r.text("district")?,
+            street: r.opt_text("street")?,
         },
         position,
-        vendor: get!("vendor"),
-        model: get!("model"),
-        firmware: get!("firmware"),
-        onvif_url: get!("onvif_url"),
-        main_url: get!("main_url"),
-        sub_url: get!("sub_url"),
+        vendor: r.opt_text("vendor")?,
+        model: r.opt_text("model")?,
+        firmware: r.opt_text("firmware")?,
+        onvif_url: r.opt_text("onvif_url")?,
+        main_url: r.opt_text("main_url")?,
+        sub_url: r.opt_text("sub_url")?,
         transport,
-        credentials_set: get!("credentials_set"),
+        credentials_set: r.boolean("credentials_set")?,
         tags,
-        enabled: get!("enabled"),
-        created_ms: get!("created_ms"),
-        updated_ms: get!("updated_ms"),
-        revision: get!("revision"),
+        enabled: r.boolean("enabled")?,
+        created_ms: r.int("created_ms")?,
+        updated_ms: r.int("updated_ms")?,
+        revision: r.int("revision")?,
     })
 }
 
@@ -812,10 +749,5 @@ mod tests {
                 "devices versions are YYYYMMDDNN"
             );
         }
-    }
-
-    #[test]
-    fn like_patterns_are_escaped() {
-        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
     }
 }

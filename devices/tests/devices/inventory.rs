@@ -1,13 +1,11 @@
 //! The camera inventory against real databases: every test runs on an SQLite file and on
-//! the PostgreSQL server that `cargo xtask test` provides (`WATCHPOST_TEST_POSTGRES_URL`,
-//! default `postgres://postgres@127.0.0.1:5432/test`), each PostgreSQL test in a schema of
-//! its own (through `search_path`), so tests running in parallel never see each other.
+//! the PostgreSQL server that `cargo xtask test` provides, each PostgreSQL test in a
+//! schema of its own (`watchpost_command::storage::testing`, `on_both_backends!`).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use sqlx::Row;
 use watchpost_command::Database;
+use watchpost_command::storage::testing::TestDb as Fixture;
 use watchpost_config::{Secret, SecretUrl};
 use watchpost_devices::inventory::{
     Camera, CameraFilter, CameraId, CameraInput, CredentialCipher, Credentials, CredentialsChange,
@@ -18,146 +16,22 @@ use watchpost_devices::inventory::{
 const NOW: i64 = 1_764_374_400_000;
 const PASSWORD: &str = "Pa55-w0rd-never-shown";
 
-/// A database for one test, and how to throw it away.
-struct Fixture {
-    db: Database,
-    cleanup: Cleanup,
+/// The test database's stores.
+trait Open {
+    async fn inventory(&self) -> Inventory;
 }
 
-enum Cleanup {
-    Dir(PathBuf),
-    Schema { admin: Database, schema: String },
-}
-
-impl Fixture {
-    async fn sqlite(test: &str) -> Fixture {
-        let dir =
-            std::env::temp_dir().join(format!("watchpost-inventory-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let url = SecretUrl::new(format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("watchpost.db").display()
-        ));
-        let db = Database::connect(&url).await.expect("open sqlite");
-        Fixture {
-            db,
-            cleanup: Cleanup::Dir(dir),
-        }
-    }
-
-    async fn postgres(test: &str) -> Fixture {
-        let base = std::env::var("WATCHPOST_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let admin = Database::connect(&SecretUrl::new(&base))
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL is needed for this test ({e}); `cargo xtask test` starts one")
-            });
-        let schema = format!("wp_inventory_{}_{test}", std::process::id());
-        let Database::Postgres { pool, .. } = &admin else {
-            unreachable!()
-        };
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(&sql).execute(pool).await.unwrap();
-        }
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        let db = Database::connect(&SecretUrl::new(url)).await.unwrap();
-        Fixture {
-            db,
-            cleanup: Cleanup::Schema { admin, schema },
-        }
-    }
-
+impl Open for Fixture {
     async fn inventory(&self) -> Inventory {
         Inventory::open(self.db.clone(), cipher(1))
             .await
             .expect("open inventory")
     }
-
-    /// Runs `sql` returning one text column, on whichever backend.
-    async fn texts(&self, sql: &str) -> Vec<Option<String>> {
-        let rows: Vec<Option<String>> = match &self.db {
-            Database::Sqlite { pool, .. } => sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect(),
-            Database::Postgres { pool, .. } => sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect(),
-        };
-        rows
-    }
-
-    async fn execute(&self, sql: &str) {
-        match &self.db {
-            Database::Sqlite { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
-            Database::Postgres { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
-        }
-        .unwrap();
-    }
-
-    async fn finish(self) {
-        self.db.close().await;
-        match self.cleanup {
-            Cleanup::Dir(dir) => std::fs::remove_dir_all(dir).unwrap(),
-            Cleanup::Schema { admin, schema } => {
-                let Database::Postgres { pool, .. } = &admin else {
-                    unreachable!()
-                };
-                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .execute(pool)
-                    .await
-                    .unwrap();
-                admin.close().await;
-            }
-        }
-    }
 }
 
-/// Generates `sqlite` and `postgres` tests running `$test(&Fixture)`; the database is
-/// thrown away also when the test fails.
-macro_rules! on_both {
-    ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                use futures_util::FutureExt;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    let f = super::Fixture::sqlite(stringify!($test)).await;
-                    let outcome = std::panic::AssertUnwindSafe(super::$test(&f)).catch_unwind().await;
-                    f.finish().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    let f = super::Fixture::postgres(stringify!($test)).await;
-                    let outcome = std::panic::AssertUnwindSafe(super::$test(&f)).catch_unwind().await;
-                    f.finish().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_both!(
+watchpost_command::on_both_backends!(
+    "inventory",
+    #[tokio::test],
     crud_round_trip,
     filters_and_pagination,
     revision_precondition,
