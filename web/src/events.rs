@@ -98,17 +98,7 @@ impl EventFeed {
 
 /// The id of the newest timeline entry (0 when there is none).
 async fn latest_id(store: &IncidentStore) -> Result<i64, ApiError> {
-    let mut last = 0;
-    loop {
-        let page = store.feed(Some(last), PAGE).await?;
-        match page.last() {
-            Some(entry) => last = entry.id,
-            None => return Ok(last),
-        }
-        if page.len() < PAGE as usize {
-            return Ok(last);
-        }
-    }
+    Ok(store.latest_entry_id().await?)
 }
 
 #[derive(Debug, Deserialize)]

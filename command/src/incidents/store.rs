@@ -988,6 +988,19 @@ impl IncidentStore {
         .await
     }
 
+    /// The id of the newest timeline entry, 0 when there is none: where a live reader
+    /// that wants only what comes next starts ([`IncidentStore::feed`] after it).
+    ///
+    /// Errors: [`StoreError::Database`].
+    pub async fn latest_entry_id(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COALESCE(MAX(id), 0) AS latest FROM incident_timeline";
+        let latest: i64 = crate::on_db!(&self.db, pool => {
+            sqlx::query_scalar(sql).fetch_one(pool).await
+        })
+        .map_err(self.db_err("reading the newest timeline entry"))?;
+        Ok(latest)
+    }
+
     // ----- plumbing --------------------------------------------------------------------
 
     fn db_err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> StoreError + use<> {

@@ -743,6 +743,18 @@ async fn timeline_is_complete_and_append_only(f: &Fixture) {
     assert_eq!(feed.iter().filter(|e| e.incident_id == b).count(), 1 + 8);
     let tail = store.feed(Some(feed[4].id), 2).await.unwrap();
     assert_eq!(tail, feed[5..7]);
+    // The newest entry's id is where a live reader starts.
+    assert_eq!(
+        store.latest_entry_id().await.unwrap(),
+        feed.last().unwrap().id
+    );
+    assert!(
+        store
+            .feed(Some(feed.last().unwrap().id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn reports_link_once_and_duplicates_attach(f: &Fixture) {
@@ -1363,6 +1375,11 @@ async fn bad_input_names_the_field_and_writes_nothing(f: &Fixture) {
         0
     );
     assert!(store.feed(None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.latest_entry_id().await.unwrap(),
+        0,
+        "an empty timeline"
+    );
     let (opened, _) = store
         .open_incident(new_incident("Fire", "Pudong"), OPERATOR, NOW)
         .await
