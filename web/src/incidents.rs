@@ -407,13 +407,20 @@ impl CameraLookup for InventoryLookup<'_> {
         .await
     }
 
-    async fn near(&self, _center: Position, _radius_m: f64) -> Result<Vec<CameraRef>, LookupError> {
-        // Every camera with a position; `cameras_for_incident` keeps those in the radius.
-        Ok(self
-            .all(CameraFilter::default())
-            .await?
-            .into_iter()
-            .filter(|c| c.position.is_some())
-            .collect())
+    async fn near(&self, center: Position, radius_m: f64) -> Result<Vec<CameraRef>, LookupError> {
+        // The bounding box of the circle (a degree of latitude is ~111.2 km; a degree of
+        // longitude shrinks with the cosine of the latitude); `cameras_for_incident` keeps
+        // those really within the radius.
+        let dlat = (radius_m / 111_195.0).min(90.0);
+        let cos = center.lat.to_radians().cos().max(0.01);
+        let dlon = (dlat / cos).min(180.0);
+        self.all(CameraFilter {
+            min_lon: Some((center.lon - dlon).max(-180.0)),
+            max_lon: Some((center.lon + dlon).min(180.0)),
+            min_lat: Some((center.lat - dlat).max(-90.0)),
+            max_lat: Some((center.lat + dlat).min(90.0)),
+            ..CameraFilter::default()
+        })
+        .await
     }
 }

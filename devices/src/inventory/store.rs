@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use watchpost_command::storage::sql::{Conditions, Page, RecordReader, RowRead, like_pattern};
+use watchpost_command::storage::sql::{
+    Conditions, Page, RecordReader, RowRead, begin_write, like_pattern,
+};
 use watchpost_command::storage::{Arg, EmbeddedMigration};
 use watchpost_command::{Database, bind_args, on_db};
 
@@ -29,11 +31,18 @@ pub const MAX_LIMIT: u32 = 1000;
 /// live in `devices/migrations/` (`<version>_<description>.sql`, sqlx's naming); a unit
 /// test checks that this list and the folder agree. Never edit an applied migration:
 /// sqlx stores its checksum and refuses to start when it changes.
-pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[(
-    2026112901,
-    "camera inventory",
-    include_str!("../../migrations/2026112901_camera_inventory.sql"),
-)];
+pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[
+    (
+        2026112901,
+        "camera inventory",
+        include_str!("../../migrations/2026112901_camera_inventory.sql"),
+    ),
+    (
+        2026112902,
+        "camera position index",
+        include_str!("../../migrations/2026112902_camera_position_index.sql"),
+    ),
+];
 
 /// The columns a [`Camera`] is read from.
 const SELECT: &str = "SELECT id, name, category, enterprise_id, district, street, lon, lat, \
@@ -44,7 +53,7 @@ const SELECT: &str = "SELECT id, name, category, enterprise_id, district, street
 /// Which cameras [`Inventory::list`] returns. Every set field must match (AND); unset
 /// fields match everything. Deserializes from a query string
 /// (`?district=North&tag=night&limit=50`); unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraFilter {
     /// District, exact.
@@ -61,10 +70,61 @@ pub struct CameraFilter {
     pub enabled: Option<bool>,
     /// Substring of the name (case-insensitive for ASCII letters) or of the id.
     pub q: Option<String>,
+    /// Bounding box, WGS-84 degrees (all four or none): only cameras with a position
+    /// inside it, edges included.
+    pub min_lon: Option<f64>,
+    /// See [`CameraFilter::min_lon`].
+    pub min_lat: Option<f64>,
+    /// See [`CameraFilter::min_lon`].
+    pub max_lon: Option<f64>,
+    /// See [`CameraFilter::min_lon`].
+    pub max_lat: Option<f64>,
     /// Page size, 0 to [`MAX_LIMIT`]; default [`DEFAULT_LIMIT`].
     pub limit: Option<u32>,
     /// Cameras to skip (ordered by id); default 0.
     pub offset: Option<u64>,
+}
+
+/// The filter's bounding box `[min_lon, min_lat, max_lon, max_lat]`, if it has one; all
+/// four bounds or none, finite, in range, minimum not above maximum.
+fn bounding_box(filter: &CameraFilter) -> Result<Option<[f64; 4]>, InventoryError> {
+    let named = [
+        ("min_lon", filter.min_lon, 180.0),
+        ("min_lat", filter.min_lat, 90.0),
+        ("max_lon", filter.max_lon, 180.0),
+        ("max_lat", filter.max_lat, 90.0),
+    ];
+    if named.iter().all(|(_, v, _)| v.is_none()) {
+        return Ok(None);
+    }
+    let mut errors = Vec::new();
+    let mut values = [0.0; 4];
+    for (i, (field, value, limit)) in named.into_iter().enumerate() {
+        match value {
+            None => errors.push(FieldError::new(
+                field,
+                "a bounding box needs min_lon, min_lat, max_lon and max_lat",
+            )),
+            Some(v) if !v.is_finite() || v.abs() > limit => errors.push(FieldError::new(
+                field,
+                format!("must be between -{limit} and {limit} degrees"),
+            )),
+            Some(v) => values[i] = v,
+        }
+    }
+    if errors.is_empty() {
+        if values[0] > values[2] {
+            errors.push(FieldError::new("min_lon", "must not be above max_lon"));
+        }
+        if values[1] > values[3] {
+            errors.push(FieldError::new("min_lat", "must not be above max_lat"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(Some(values))
+    } else {
+        Err(InventoryError::Invalid { errors })
+    }
 }
 
 /// One page of [`Inventory::list`].
@@ -238,7 +298,10 @@ impl Inventory {
         );
         let action = format!("creating camera {id}");
         let inserted = on_db!(&self.db, pool => {
-            let mut tx = pool.begin().await.map_err(self.db_err(&action))?;
+            let mut tx = pool
+                .begin_with(begin_write(&self.db))
+                .await
+                .map_err(self.db_err(&action))?;
             let done = bind_args!(sqlx::query(&sql), args)
                 .execute(&mut *tx)
                 .await
@@ -311,6 +374,12 @@ impl Inventory {
             })?;
 
         let mut w = Conditions::default();
+        if let Some([min_lon, min_lat, max_lon, max_lat]) = bounding_box(filter)? {
+            w.add("lon >= ?", Arg::Real(Some(min_lon)));
+            w.add("lon <= ?", Arg::Real(Some(max_lon)));
+            w.add("lat >= ?", Arg::Real(Some(min_lat)));
+            w.add("lat <= ?", Arg::Real(Some(max_lat)));
+        }
         if let Some(d) = &filter.district {
             w.add("district = ?", Arg::Text(Some(d.clone())));
         }
@@ -443,7 +512,10 @@ impl Inventory {
             Revision(i64),
         }
         let outcome = on_db!(&self.db, pool => {
-            let mut tx = pool.begin().await.map_err(self.db_err(&action))?;
+            let mut tx = pool
+                .begin_with(begin_write(&self.db))
+                .await
+                .map_err(self.db_err(&action))?;
             let done = bind_args!(sqlx::query(&sql), args)
                 .execute(&mut *tx)
                 .await
@@ -499,7 +571,10 @@ impl Inventory {
     pub async fn delete(&self, id: &CameraId) -> Result<(), InventoryError> {
         let action = format!("deleting camera {id}");
         let deleted = on_db!(&self.db, pool => {
-            let mut tx = pool.begin().await.map_err(self.db_err(&action))?;
+            let mut tx = pool
+                .begin_with(begin_write(&self.db))
+                .await
+                .map_err(self.db_err(&action))?;
             sqlx::query("DELETE FROM camera_tags WHERE camera_id = $1")
                 .bind(id.as_str())
                 .execute(&mut *tx)

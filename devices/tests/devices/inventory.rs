@@ -274,6 +274,11 @@ async fn filters_and_pagination(f: &Fixture) {
             vec!["day".to_owned()]
         };
         cam.enabled = Some(i != 5);
+        // Along a line eastwards from 116.0 E, 0.01 degrees apart; cam-11 has no position.
+        cam.position = (i != 11).then_some(Position {
+            lon: 116.0 + 0.01 * i as f64,
+            lat: 39.9,
+        });
         inv.create(cam, NOW + i as i64).await.unwrap();
     }
     let ids = |page: &watchpost_devices::inventory::CameraPage| -> Vec<String> {
@@ -328,6 +333,44 @@ async fn filters_and_pagination(f: &Fixture) {
     })
     .await;
     assert_eq!(ids(&disabled), ["cam-05"]);
+    let boxed = list(CameraFilter {
+        min_lon: Some(116.025),
+        max_lon: Some(116.05),
+        min_lat: Some(39.8),
+        max_lat: Some(39.9),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        ids(&boxed),
+        ["cam-03", "cam-04", "cam-05"],
+        "edges included"
+    );
+    let err = inv
+        .list(&CameraFilter {
+            min_lon: Some(116.1),
+            max_lon: Some(116.0),
+            min_lat: Some(39.8),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let InventoryError::Invalid { errors } = err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["max_lat"], "a bounding box needs all four bounds");
+    let err = inv
+        .list(&CameraFilter {
+            min_lon: Some(116.1),
+            max_lon: Some(116.0),
+            min_lat: Some(39.8),
+            max_lat: Some(91.0),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("max_lat"), "{err}");
     // q: case-insensitive in the name, substring of the id; LIKE wildcards are literal.
     let q = |text: &str| CameraFilter {
         q: Some(text.into()),
@@ -831,6 +874,7 @@ async fn migrations_are_idempotent_and_share_the_table(f: &Fixture) {
         versions,
         [
             Some("2026112901".to_owned()),
+            Some("2026112902".to_owned()),
             Some("20261201000000".to_owned())
         ]
     );
