@@ -287,3 +287,34 @@ impl From<watchpost_command::incidents::StoreError> for ApiError {
         }
     }
 }
+
+impl From<watchpost_command::org::OrgError> for ApiError {
+    fn from(err: watchpost_command::org::OrgError) -> Self {
+        use watchpost_command::org::OrgError as E;
+        // Organisation errors name the record and field; database, migration and
+        // corruption errors carry internals and go to the log only.
+        let message = err.to_string();
+        match err {
+            E::Invalid { ref errors, .. } => ApiError::Invalid {
+                message: "invalid record: field(s) rejected".to_owned(),
+                fields: errors
+                    .iter()
+                    .map(|e| FieldProblem {
+                        field: e.field.clone(),
+                        reason: e.reason.clone(),
+                    })
+                    .collect(),
+            },
+            E::NotFound { .. } => ApiError::NotFound(message),
+            E::Conflict { .. } => ApiError::Conflict(message),
+            E::PreconditionFailed { .. } => ApiError::PreconditionFailed(message),
+            E::InUse { .. } => ApiError::Refused {
+                code: "in_use",
+                message,
+            },
+            E::JsonSyntax { .. } => ApiError::BadRequest(message),
+            E::Database { .. } => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod events;
 mod health;
 mod incidents;
 pub mod logging;
+mod org;
 mod paths;
 mod serve;
 mod signal;
@@ -23,6 +24,7 @@ use axum::Router;
 use axum::routing::get;
 use watchpost_command::Database;
 use watchpost_command::incidents::IncidentStore;
+use watchpost_command::org::Organisation;
 use watchpost_config::Config;
 use watchpost_devices::Devices;
 use watchpost_media::hub::HubHandle;
@@ -58,6 +60,9 @@ pub struct AppState {
     pub incidents: Option<IncidentStore>,
     /// The live timeline behind `/api/v1/events`; `None` until [`AppState::with_incidents`].
     pub events: Option<events::EventFeed>,
+    /// Command centres, units and the enterprise ledger; `None` until
+    /// [`AppState::with_org`], and then their routes answer 503.
+    pub org: Option<Organisation>,
 }
 
 impl AppState {
@@ -72,7 +77,14 @@ impl AppState {
             devices: None,
             incidents: None,
             events: None,
+            org: None,
         }
+    }
+
+    /// Adds the opened organisation store (`/api/v1/centres`, `/units`, `/enterprises`).
+    pub fn with_org(mut self, org: Organisation) -> AppState {
+        self.org = Some(org);
+        self
     }
 
     /// Adds the opened incident store (what makes `/api/v1/incidents` work) and the live
@@ -118,6 +130,7 @@ fn api_router() -> Router<AppState> {
         .route("/config/cameras", get(health::config_cameras))
         .merge(cameras::router())
         .merge(incidents::router())
+        .merge(org::router())
         .route("/events", get(events::events))
         .route("/paths", get(paths::list))
         .route("/paths/{*name}", get(paths::one))

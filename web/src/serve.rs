@@ -45,6 +45,9 @@ impl Server {
         let incidents = IncidentStore::open(db.clone())
             .await
             .context("the incident store")?;
+        let org = watchpost_command::org::Organisation::open(db.clone())
+            .await
+            .context("the organisation store")?;
         let events = crate::events::EventFeed::start(incidents.clone())
             .await
             .map_err(|e| anyhow::anyhow!("the event feed: {e}"))?;
@@ -57,7 +60,8 @@ impl Server {
             state: AppState::new(config, db, hub)
                 .with_webrtc(webrtc)
                 .with_devices(devices)
-                .with_incidents(incidents, events),
+                .with_incidents(incidents, events)
+                .with_org(org),
         })
     }
 

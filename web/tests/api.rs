@@ -777,3 +777,148 @@ async fn events_replay_what_a_client_missed_then_stream_live() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     state.hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_organisation_and_the_ledger_through_the_api() {
+    let state = state("org").await;
+    let org = watchpost_command::org::Organisation::open(state.db.clone())
+        .await
+        .unwrap();
+    let state = state.with_org(org);
+    let json = "application/json";
+    let ledger = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../fixtures/ledger/{name}")),
+        )
+        .unwrap()
+    };
+    // The sample ledger imports cleanly: centres, then units, then enterprises.
+    for (kind, file) in [
+        ("centres", "centres.json"),
+        ("units", "units.json"),
+        ("enterprises", "enterprises.json"),
+    ] {
+        let (status, _, body) = send(
+            &state,
+            "POST",
+            &format!("/api/v1/{kind}/import"),
+            json,
+            &ledger(file),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{kind}: {body}");
+        let report: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(report["errors"], serde_json::json!([]), "{kind}: {body}");
+        assert!(!report["created"].as_array().unwrap().is_empty(), "{kind}");
+    }
+
+    // Filters; the demo depot is in the ledger with its hazard sources.
+    let (status, _, body) = get(
+        &state,
+        "/api/v1/enterprises?district=Fengtai&category=oil_depot",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["ledger_id"] == "E-110106-0001"),
+        "{body}"
+    );
+    let (status, headers, body) = get(&state, "/api/v1/enterprises/E-110106-0001").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tag = headers[header::ETAG].to_str().unwrap().to_owned();
+    let mut depot: Value = serde_json::from_str(&body).unwrap();
+    assert!(!depot["hazard_sources"].as_array().unwrap().is_empty());
+
+    // A replacement with the right revision works; a stale one is 412.
+    for key in ["revision", "created_ms", "updated_ms"] {
+        depot.as_object_mut().unwrap().remove(key);
+    }
+    depot["name"] = "Fengtai Oil Depot (renamed)".into();
+    let uri = "/api/v1/enterprises/E-110106-0001";
+    let (status, _, body) = send(
+        &state,
+        "PUT",
+        uri,
+        json,
+        &depot.to_string(),
+        &[("if-match", &tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = send(
+        &state,
+        "PUT",
+        uri,
+        json,
+        &depot.to_string(),
+        &[("if-match", &tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+
+    // A bad credit code and a bad position are named; nothing is written.
+    let mut bad = depot.clone();
+    bad["ledger_id"] = "E-110106-9999".into();
+    bad["credit_code"] = "91110106WP0000000X".into();
+    bad["position"] = serde_json::json!({"lon": 500.0, "lat": 39.8});
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/enterprises",
+        json,
+        &bad.to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("credit_code") && body.contains("position.lon"),
+        "{body}"
+    );
+    let (status, _, _) = get(&state, "/api/v1/enterprises/E-110106-9999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Units: availability changes; a centre with units cannot be deleted.
+    let (status, _, body) = get(
+        &state,
+        "/api/v1/units?kind=rescue_team&availability=available&limit=5",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let units: Value = serde_json::from_str(&body).unwrap();
+    let unit = units["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _, body) = send(
+        &state,
+        "PUT",
+        &format!("/api/v1/units/{unit}/availability"),
+        json,
+        r#"{"availability": "dispatched"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["availability"],
+        "dispatched"
+    );
+    let (status, _, body) = send(&state, "DELETE", "/api/v1/centres/bj", json, "", &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "in_use"
+    );
+    let (_, _, body) = get(&state, "/api/v1/centres?level=district").await;
+    let districts = serde_json::from_str::<Value>(&body).unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(districts, 16, "{body}");
+    state.hub.shutdown().await;
+}

@@ -1,0 +1,391 @@
+//! The organisation over HTTP: command centres, units and the enterprise ledger.
+//!
+//! The three kinds of record share one set of routes, written once over [`Resource`]:
+//!
+//! - `GET /api/v1/{centres|units|enterprises}?…` → the filtered list (units and enterprises
+//!   paginated: `{items, total}`; centres, a few dozen, all: `{items}`);
+//! - `POST /api/v1/{kind}` → `201`, `Location`, `ETag: "<revision>"`;
+//! - `GET /api/v1/{kind}/{id}` → the record, `ETag`;
+//! - `PUT /api/v1/{kind}/{id}` (full replacement, `If-Match` optional) → the record;
+//! - `DELETE /api/v1/{kind}/{id}` → `204` (`409 in_use` while other records refer to it);
+//! - `POST /api/v1/{kind}/import?mode=create|upsert|skip` with a JSON array → the report:
+//!   ids created, updated and skipped, and each bad element's line and field.
+//!
+//! and `PUT /api/v1/units/{id}/availability` `{"availability": "dispatched"}`. Filters:
+//! centres `level, district, parent_id`; units `centre_id, district, kind, availability,
+//! q, limit, offset`; enterprises `district, street, category, credit_code, major_hazard,
+//! q, limit, offset`.
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use watchpost_command::domain::{UnitId, UnixMs};
+use watchpost_command::org::{
+    Availability, CentreFilter, CentreId, CentreInput, CommandCentre, Enterprise, EnterpriseFilter,
+    EnterpriseInput, ImportMode, ImportReport, LedgerId, OrgError, Organisation, Unit, UnitFilter,
+    UnitInput,
+};
+
+use crate::cameras::{if_match, json_body};
+use crate::{ApiError, AppState};
+
+/// Largest ledger import body.
+const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+
+/// One kind of organisation record, as the generic routes need it.
+trait Resource: Send + Sync + 'static {
+    /// Path segment under `/api/v1` (`centres`).
+    const PATH: &'static str;
+    /// What it is called in messages (`command centre`).
+    const NAME: &'static str;
+    type Id: Send + Sync;
+    type Input: DeserializeOwned + Send;
+    type Record: Serialize + Send;
+    type Filter: DeserializeOwned + Send + Sync;
+
+    fn parse_id(text: &str) -> Result<Self::Id, String>;
+    fn id_of(record: &Self::Record) -> String;
+    fn revision(record: &Self::Record) -> i64;
+    fn list(
+        org: &Organisation,
+        filter: &Self::Filter,
+    ) -> impl Future<Output = Result<Value, OrgError>> + Send;
+    fn create(
+        org: &Organisation,
+        input: Self::Input,
+        now: UnixMs,
+    ) -> impl Future<Output = Result<Self::Record, OrgError>> + Send;
+    fn get(
+        org: &Organisation,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Self::Record, OrgError>> + Send;
+    fn update(
+        org: &Organisation,
+        id: &Self::Id,
+        input: Self::Input,
+        now: UnixMs,
+        expected: Option<i64>,
+    ) -> impl Future<Output = Result<Self::Record, OrgError>> + Send;
+    fn delete(
+        org: &Organisation,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<(), OrgError>> + Send;
+    fn import(
+        org: &Organisation,
+        text: &str,
+        mode: ImportMode,
+        now: UnixMs,
+    ) -> impl Future<Output = Result<ImportReport, OrgError>> + Send;
+}
+
+struct Centres;
+struct Units;
+struct Enterprises;
+
+impl Resource for Centres {
+    const PATH: &'static str = "centres";
+    const NAME: &'static str = "command centre";
+    type Id = CentreId;
+    type Input = CentreInput;
+    type Record = CommandCentre;
+    type Filter = CentreFilter;
+
+    fn parse_id(text: &str) -> Result<CentreId, String> {
+        CentreId::parse(text)
+    }
+    fn id_of(record: &CommandCentre) -> String {
+        record.id.to_string()
+    }
+    fn revision(record: &CommandCentre) -> i64 {
+        record.revision
+    }
+    async fn list(org: &Organisation, filter: &CentreFilter) -> Result<Value, OrgError> {
+        Ok(json!({ "items": org.list_centres(filter).await? }))
+    }
+    async fn create(
+        org: &Organisation,
+        input: CentreInput,
+        now: UnixMs,
+    ) -> Result<CommandCentre, OrgError> {
+        org.create_centre(input, now).await
+    }
+    async fn get(org: &Organisation, id: &CentreId) -> Result<CommandCentre, OrgError> {
+        org.get_centre(id).await
+    }
+    async fn update(
+        org: &Organisation,
+        id: &CentreId,
+        input: CentreInput,
+        now: UnixMs,
+        expected: Option<i64>,
+    ) -> Result<CommandCentre, OrgError> {
+        org.update_centre(id, input, now, expected).await
+    }
+    async fn delete(org: &Organisation, id: &CentreId) -> Result<(), OrgError> {
+        org.delete_centre(id).await
+    }
+    async fn import(
+        org: &Organisation,
+        text: &str,
+        mode: ImportMode,
+        now: UnixMs,
+    ) -> Result<ImportReport, OrgError> {
+        org.import_centres_json(text, "centres import", mode, now)
+            .await
+    }
+}
+
+impl Resource for Units {
+    const PATH: &'static str = "units";
+    const NAME: &'static str = "unit";
+    type Id = UnitId;
+    type Input = UnitInput;
+    type Record = Unit;
+    type Filter = UnitFilter;
+
+    fn parse_id(text: &str) -> Result<UnitId, String> {
+        UnitId::parse(text)
+    }
+    fn id_of(record: &Unit) -> String {
+        record.id.to_string()
+    }
+    fn revision(record: &Unit) -> i64 {
+        record.revision
+    }
+    async fn list(org: &Organisation, filter: &UnitFilter) -> Result<Value, OrgError> {
+        let page = org.list_units(filter).await?;
+        Ok(json!({ "items": page.items, "total": page.total }))
+    }
+    async fn create(org: &Organisation, input: UnitInput, now: UnixMs) -> Result<Unit, OrgError> {
+        org.create_unit(input, now).await
+    }
+    async fn get(org: &Organisation, id: &UnitId) -> Result<Unit, OrgError> {
+        org.get_unit(id).await
+    }
+    async fn update(
+        org: &Organisation,
+        id: &UnitId,
+        input: UnitInput,
+        now: UnixMs,
+        expected: Option<i64>,
+    ) -> Result<Unit, OrgError> {
+        org.update_unit(id, input, now, expected).await
+    }
+    async fn delete(org: &Organisation, id: &UnitId) -> Result<(), OrgError> {
+        org.delete_unit(id).await
+    }
+    async fn import(
+        org: &Organisation,
+        text: &str,
+        mode: ImportMode,
+        now: UnixMs,
+    ) -> Result<ImportReport, OrgError> {
+        org.import_units_json(text, "units import", mode, now).await
+    }
+}
+
+impl Resource for Enterprises {
+    const PATH: &'static str = "enterprises";
+    const NAME: &'static str = "enterprise";
+    type Id = LedgerId;
+    type Input = EnterpriseInput;
+    type Record = Enterprise;
+    type Filter = EnterpriseFilter;
+
+    fn parse_id(text: &str) -> Result<LedgerId, String> {
+        LedgerId::parse(text)
+    }
+    fn id_of(record: &Enterprise) -> String {
+        record.ledger_id.to_string()
+    }
+    fn revision(record: &Enterprise) -> i64 {
+        record.revision
+    }
+    async fn list(org: &Organisation, filter: &EnterpriseFilter) -> Result<Value, OrgError> {
+        let page = org.list_enterprises(filter).await?;
+        Ok(json!({ "items": page.items, "total": page.total }))
+    }
+    async fn create(
+        org: &Organisation,
+        input: EnterpriseInput,
+        now: UnixMs,
+    ) -> Result<Enterprise, OrgError> {
+        org.create_enterprise(input, now).await
+    }
+    async fn get(org: &Organisation, id: &LedgerId) -> Result<Enterprise, OrgError> {
+        org.get_enterprise(id).await
+    }
+    async fn update(
+        org: &Organisation,
+        id: &LedgerId,
+        input: EnterpriseInput,
+        now: UnixMs,
+        expected: Option<i64>,
+    ) -> Result<Enterprise, OrgError> {
+        org.update_enterprise(id, input, now, expected).await
+    }
+    async fn delete(org: &Organisation, id: &LedgerId) -> Result<(), OrgError> {
+        org.delete_enterprise(id).await
+    }
+    async fn import(
+        org: &Organisation,
+        text: &str,
+        mode: ImportMode,
+        now: UnixMs,
+    ) -> Result<ImportReport, OrgError> {
+        org.import_enterprises_json(text, "ledger import", mode, now)
+            .await
+    }
+}
+
+/// The organisation routes, nested under `/api/v1`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(routes::<Centres>())
+        .merge(routes::<Units>())
+        .merge(routes::<Enterprises>())
+        .route("/units/{id}/availability", put(set_availability))
+}
+
+fn routes<R: Resource>() -> Router<AppState> {
+    let base = format!("/{}", R::PATH);
+    Router::new()
+        .route(&base, get(list::<R>).post(create::<R>))
+        .route(
+            &format!("{base}/import"),
+            post(import::<R>).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route(
+            &format!("{base}/{{id}}"),
+            get(one::<R>).put(replace::<R>).delete(remove::<R>),
+        )
+}
+
+fn org(state: &AppState) -> Result<&Organisation, ApiError> {
+    state
+        .org
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("the organisation store is not open".into()))
+}
+
+fn now_ms() -> UnixMs {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn id<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
+    R::parse_id(text).map_err(|e| ApiError::NotFound(format!("no {} {text:?}: {e}", R::NAME)))
+}
+
+fn with_etag<R: Resource>(status: StatusCode, record: R::Record) -> Response {
+    let tag = HeaderValue::from_str(&format!("\"{}\"", R::revision(&record)));
+    let location = HeaderValue::from_str(&format!("/api/v1/{}/{}", R::PATH, R::id_of(&record)));
+    let mut response = (status, Json(record)).into_response();
+    if let Ok(tag) = tag {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(location) = location
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    Query(filter): Query<R::Filter>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(R::list(org(&state)?, &filter).await?))
+}
+
+async fn create<R: Resource>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: R::Input = json_body(&headers, &body)?;
+    let record = R::create(org(&state)?, input, now_ms()).await?;
+    Ok(with_etag::<R>(StatusCode::CREATED, record))
+}
+
+async fn one<R: Resource>(
+    State(state): State<AppState>,
+    Path(text): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = R::get(org(&state)?, &id::<R>(&text)?).await?;
+    Ok(with_etag::<R>(StatusCode::OK, record))
+}
+
+async fn replace<R: Resource>(
+    State(state): State<AppState>,
+    Path(text): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = id::<R>(&text)?;
+    let expected = if_match(&headers)?;
+    let input: R::Input = json_body(&headers, &body)?;
+    let record = R::update(org(&state)?, &id, input, now_ms(), expected).await?;
+    Ok(with_etag::<R>(StatusCode::OK, record))
+}
+
+async fn remove<R: Resource>(
+    State(state): State<AppState>,
+    Path(text): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    R::delete(org(&state)?, &id::<R>(&text)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    #[serde(default)]
+    mode: Option<ImportMode>,
+}
+
+async fn import<R: Resource>(
+    State(state): State<AppState>,
+    Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    crate::cameras::require_json(&headers)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the import is not UTF-8: {e}")))?;
+    let report = R::import(org(&state)?, text, query.mode.unwrap_or_default(), now_ms()).await?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityBody {
+    availability: Availability,
+}
+
+/// `PUT /api/v1/units/{id}/availability`.
+async fn set_availability(
+    State(state): State<AppState>,
+    Path(text): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = id::<Units>(&text)?;
+    let body: AvailabilityBody = json_body(&headers, &body)?;
+    let unit = org(&state)?
+        .set_availability(&id, body.availability, now_ms())
+        .await?;
+    Ok(with_etag::<Units>(StatusCode::OK, unit))
+}
