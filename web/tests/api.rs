@@ -6,6 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use watchpost_command::Database;
+use watchpost_command::storage::testing::TestDb;
 use watchpost_config::{CameraConfig, Config, RtspTransport, Secret, SecretUrl};
 use watchpost_media::hub::{Hub, HubConfig};
 use watchpost_web::{AppState, app};
@@ -409,20 +410,51 @@ async fn csv_import_lands_good_rows_and_names_line_and_field_of_bad_ones() {
     state.hub.shutdown().await;
 }
 
-async fn state_with_incidents(name: &str) -> AppState {
-    let state = state(name).await;
-    let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
+/// The command API's state over a test database (an SQLite file or a fresh PostgreSQL
+/// schema): incidents with their event feed, the organisation, and with `devices` the
+/// camera inventory.
+async fn command_state(f: &TestDb, devices: bool) -> AppState {
+    let mut config = Config::default();
+    config.storage.data_dir =
+        std::env::temp_dir().join(format!("watchpost-web-{}-{:p}", std::process::id(), f));
+    config.devices.credential_key =
+        Some(Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="));
+    let hub = Hub::spawn(HubConfig::from_config(&config.media), Vec::new()).unwrap();
+    let db = f.db.clone();
+    let store = watchpost_command::incidents::IncidentStore::open(db.clone())
         .await
         .unwrap();
     let events = watchpost_web::events::EventFeed::start(store.clone())
         .await
         .unwrap();
-    state.with_incidents(store, events)
+    let org = watchpost_command::org::Organisation::open(db.clone())
+        .await
+        .unwrap();
+    let mut state = AppState::new(config.clone(), db, hub.clone())
+        .with_incidents(store, events)
+        .with_org(org);
+    if devices {
+        let devices = watchpost_web::start_devices(&config, &state.db, &hub)
+            .await
+            .unwrap();
+        state = state.with_devices(devices);
+    }
+    state
 }
 
-#[tokio::test]
-async fn an_incident_goes_from_intake_to_closure_through_the_api() {
-    let state = state_with_incidents("incidents").await;
+// The command API on both backends: SQLite and the PostgreSQL that `cargo xtask test`
+// provides (`WATCHPOST_TEST_POSTGRES_URL`).
+watchpost_command::on_both_backends!(
+    "web-api",
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)],
+    an_incident_goes_from_intake_to_closure_through_the_api,
+    an_incident_lists_its_enterprise_cameras_and_the_nearby_ones,
+    events_replay_what_a_client_missed_then_stream_live,
+    the_organisation_and_the_ledger_through_the_api,
+);
+
+async fn an_incident_goes_from_intake_to_closure_through_the_api(f: &TestDb) {
+    let state = command_state(f, false).await;
     let json = "application/json";
     let op = [(watchpost_web::OPERATOR_HEADER, "duty-officer-li")];
 
@@ -581,16 +613,8 @@ async fn an_incident_goes_from_intake_to_closure_through_the_api() {
     state.hub.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_incident_lists_its_enterprise_cameras_and_the_nearby_ones() {
-    let state = state_with_devices("incident-cameras").await;
-    let store = watchpost_command::incidents::IncidentStore::open(state.db.clone())
-        .await
-        .unwrap();
-    let events = watchpost_web::events::EventFeed::start(store.clone())
-        .await
-        .unwrap();
-    let state = state.with_incidents(store, events);
+async fn an_incident_lists_its_enterprise_cameras_and_the_nearby_ones(f: &TestDb) {
+    let state = command_state(f, true).await;
     let json = "application/json";
     let camera = |id: &str, enterprise: Option<&str>, lon: f64, lat: f64| {
         serde_json::json!({
@@ -682,9 +706,8 @@ async fn read_events(body: &mut Body, want: usize) -> Vec<(String, String, Value
     events
 }
 
-#[tokio::test]
-async fn events_replay_what_a_client_missed_then_stream_live() {
-    let state = state_with_incidents("events").await;
+async fn events_replay_what_a_client_missed_then_stream_live(f: &TestDb) {
+    let state = command_state(f, false).await;
     let json = "application/json";
     let new = r#"{"title": "Smoke at a fireworks outlet", "incident_type": "fire",
                   "location": {"district": "Tongzhou", "address": "Yongshun"}}"#;
@@ -778,13 +801,8 @@ async fn events_replay_what_a_client_missed_then_stream_live() {
     state.hub.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_organisation_and_the_ledger_through_the_api() {
-    let state = state("org").await;
-    let org = watchpost_command::org::Organisation::open(state.db.clone())
-        .await
-        .unwrap();
-    let state = state.with_org(org);
+async fn the_organisation_and_the_ledger_through_the_api(f: &TestDb) {
+    let state = command_state(f, false).await;
     let json = "application/json";
     let ledger = |name: &str| {
         std::fs::read_to_string(

@@ -69,8 +69,8 @@ impl TestDb {
         }
     }
 
-    /// Schema `wp_<suite>_<pid>_<test>` on the test PostgreSQL server, created afresh and
-    /// made the connections' `search_path`.
+    /// Schema `wp_<suite>_<pid>_<test>` (see [`schema_name`]) on the test PostgreSQL
+    /// server, created afresh and made the connections' `search_path`.
     pub async fn postgres(suite: &str, test: &str) -> TestDb {
         let base =
             std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
@@ -79,7 +79,7 @@ impl TestDb {
             .unwrap_or_else(|e| {
                 panic!("PostgreSQL is needed for this test ({e}); `cargo xtask test` starts one")
             });
-        let schema = format!("wp_{suite}_{}_{test}", std::process::id());
+        let schema = schema_name(&format!("wp_{suite}_{}_{test}", std::process::id()));
         let Database::Postgres { pool, .. } = &admin else {
             unreachable!()
         };
@@ -133,6 +133,28 @@ impl TestDb {
             }
         }
     }
+}
+
+/// `name` as a PostgreSQL identifier that needs no quoting: lower case, every character
+/// other than a letter, digit or `_` replaced by `_`, and when longer than PostgreSQL's
+/// 63 bytes, its first 46 characters, `_` and 16 hex digits of a hash of the whole name
+/// (so two long test names never share a schema).
+pub fn schema_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect();
+    if clean.len() <= 63 {
+        return clean;
+    }
+    // FNV-1a, 64 bits: stable across runs and platforms.
+    let hash = clean.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}_{hash:016x}", &clean[..46])
 }
 
 /// Runs `scenario` on a fresh database on `backend` and throws the database away, also
