@@ -204,7 +204,8 @@ pub async fn run(
     if let Some(error) = report.errors.first() {
         bail!("demo camera not added to the inventory: {error}");
     }
-    let ledger = load_sample_ledger(server.database()).await?;
+    let ledger =
+        load_sample_ledger(server.org().context("the organisation store is not open")?).await?;
     println!(
         "Sample ledger (fictional command centres, units and enterprises, fixtures/ledger/): \
          {ledger} records added"
@@ -220,14 +221,11 @@ pub async fn run(
 /// Loads the sample ledger (command centres, units, fictional enterprises the demo cameras
 /// watch) into the command database; records that exist already are kept as they are, so
 /// a restarted demo keeps what operators changed. Returns how many were created.
-async fn load_sample_ledger(db: &watchpost_command::Database) -> anyhow::Result<usize> {
-    let org = Organisation::open(db.clone())
-        .await
-        .context("the organisation tables")?;
+async fn load_sample_ledger(org: &Organisation) -> anyhow::Result<usize> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let report = load_sample(&org, now_ms, &SampleLedger::embedded())
+    let report = load_sample(org, now_ms, &SampleLedger::embedded())
         .await
         .context("the sample ledger")?;
     for (file, error) in report.errors() {

@@ -75,9 +75,9 @@ impl Server {
         self.state.webrtc.as_ref().and_then(WebRtc::tcp_local_addr)
     }
 
-    /// The command database.
-    pub fn database(&self) -> &Database {
-        &self.state.db
+    /// The organisation store (command centres, units, enterprise ledger).
+    pub fn org(&self) -> Option<&watchpost_command::org::Organisation> {
+        self.state.org.as_ref()
     }
 
     /// The devices service (camera inventory), running once bound.

@@ -112,6 +112,16 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
             .all(|c| c["onvif_url"].as_str().is_some()),
         "demo cameras are ONVIF cameras: {body}"
     );
+    // The sample ledger is loaded, with the enterprise a demo camera watches.
+    let (status, body) = http_get(addr, "/api/v1/enterprises/E-110106-0001").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let depot = cameras["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "oil-depot")
+        .unwrap();
+    assert_eq!(depot["enterprise_id"], "E-110106-0001");
     assert!(
         !body.contains(DEMO_PASSWORD),
         "camera password leaked: {body}"
