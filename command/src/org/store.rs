@@ -14,6 +14,7 @@
 //! back as it is dropped).
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
@@ -773,43 +774,7 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> ImportReport {
-        let rows = rows
-            .into_iter()
-            .map(|r| (r.line, r.input.id.clone(), r.input))
-            .collect();
-        let mut report = ImportReport::default();
-        for (line, input) in dedupe(Entity::Centre, "id", rows, &mut report) {
-            let result = self.import_centre(input, mode, now_ms).await;
-            record(&mut report, line, "id", result);
-        }
-        finish(Entity::Centre, report)
-    }
-
-    async fn import_centre(
-        &self,
-        input: CentreInput,
-        mode: ImportMode,
-        now_ms: UnixMs,
-    ) -> Result<Outcome, OrgError> {
-        let valid = input.validate(None).map_err(|errors| OrgError::Invalid {
-            entity: Entity::Centre,
-            id: input.id.clone(),
-            errors,
-        })?;
-        let id = valid.id.to_string();
-        match (self.insert_centre(&valid, now_ms).await?, mode) {
-            (Some(_), _) => Ok(Outcome::Created(id)),
-            (None, ImportMode::Skip) => Ok(Outcome::Skipped(id)),
-            (None, ImportMode::Upsert) => self
-                .update_centre_valid(&valid, now_ms, None)
-                .await
-                .map(|_| Outcome::Updated(id)),
-            (None, ImportMode::Create) => Err(OrgError::Conflict {
-                entity: Entity::Centre,
-                id,
-                reason: "already exists".to_owned(),
-            }),
-        }
+        self.import_rows(rows, mode, now_ms).await
     }
 
     /// [`parse_rows`] and [`Organisation::import_centres`] in one; fails only when the
@@ -821,8 +786,8 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> Result<ImportReport, OrgError> {
-        let (rows, errors) = parse_rows(text, what)?;
-        Ok(merge(self.import_centres(rows, mode, now_ms).await, errors))
+        self.import_json::<CentreInput>(text, what, mode, now_ms)
+            .await
     }
 
     // -----------------------------------------------------------------------------------
@@ -1176,43 +1141,7 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> ImportReport {
-        let rows = rows
-            .into_iter()
-            .map(|r| (r.line, r.input.id.clone(), r.input))
-            .collect();
-        let mut report = ImportReport::default();
-        for (line, input) in dedupe(Entity::Unit, "id", rows, &mut report) {
-            let result = self.import_unit(input, mode, now_ms).await;
-            record(&mut report, line, "id", result);
-        }
-        finish(Entity::Unit, report)
-    }
-
-    async fn import_unit(
-        &self,
-        input: UnitInput,
-        mode: ImportMode,
-        now_ms: UnixMs,
-    ) -> Result<Outcome, OrgError> {
-        let valid = input.validate(None).map_err(|errors| OrgError::Invalid {
-            entity: Entity::Unit,
-            id: input.id.clone(),
-            errors,
-        })?;
-        let id = valid.id.to_string();
-        match (self.insert_unit(&valid, now_ms).await?, mode) {
-            (Some(_), _) => Ok(Outcome::Created(id)),
-            (None, ImportMode::Skip) => Ok(Outcome::Skipped(id)),
-            (None, ImportMode::Upsert) => self
-                .update_unit_valid(&valid, now_ms, None)
-                .await
-                .map(|_| Outcome::Updated(id)),
-            (None, ImportMode::Create) => Err(OrgError::Conflict {
-                entity: Entity::Unit,
-                id,
-                reason: "already exists".to_owned(),
-            }),
-        }
+        self.import_rows(rows, mode, now_ms).await
     }
 
     /// [`parse_rows`] and [`Organisation::import_units`] in one; fails only when the text
@@ -1224,8 +1153,8 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> Result<ImportReport, OrgError> {
-        let (rows, errors) = parse_rows(text, what)?;
-        Ok(merge(self.import_units(rows, mode, now_ms).await, errors))
+        self.import_json::<UnitInput>(text, what, mode, now_ms)
+            .await
     }
 
     // -----------------------------------------------------------------------------------
@@ -1574,43 +1503,7 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> ImportReport {
-        let rows = rows
-            .into_iter()
-            .map(|r| (r.line, r.input.ledger_id.clone(), r.input))
-            .collect();
-        let mut report = ImportReport::default();
-        for (line, input) in dedupe(Entity::Enterprise, "ledger_id", rows, &mut report) {
-            let result = self.import_enterprise(input, mode, now_ms).await;
-            record(&mut report, line, "ledger_id", result);
-        }
-        finish(Entity::Enterprise, report)
-    }
-
-    async fn import_enterprise(
-        &self,
-        input: EnterpriseInput,
-        mode: ImportMode,
-        now_ms: UnixMs,
-    ) -> Result<Outcome, OrgError> {
-        let valid = input.validate(None).map_err(|errors| OrgError::Invalid {
-            entity: Entity::Enterprise,
-            id: input.ledger_id.clone(),
-            errors,
-        })?;
-        let id = valid.ledger_id.to_string();
-        match (self.insert_enterprise(&valid, now_ms).await?, mode) {
-            (Some(_), _) => Ok(Outcome::Created(id)),
-            (None, ImportMode::Skip) => Ok(Outcome::Skipped(id)),
-            (None, ImportMode::Upsert) => self
-                .update_enterprise_valid(&valid, now_ms, None)
-                .await
-                .map(|_| Outcome::Updated(id)),
-            (None, ImportMode::Create) => Err(OrgError::Conflict {
-                entity: Entity::Enterprise,
-                id,
-                reason: "already exists".to_owned(),
-            }),
-        }
+        self.import_rows(rows, mode, now_ms).await
     }
 
     /// [`parse_rows`] and [`Organisation::import_enterprises`] in one: the ledger import of
@@ -1622,11 +1515,68 @@ impl Organisation {
         mode: ImportMode,
         now_ms: UnixMs,
     ) -> Result<ImportReport, OrgError> {
-        let (rows, errors) = parse_rows(text, what)?;
-        Ok(merge(
-            self.import_enterprises(rows, mode, now_ms).await,
+        self.import_json::<EnterpriseInput>(text, what, mode, now_ms)
+            .await
+    }
+
+    /// The imports of every kind of record: each row in its own transaction, in order,
+    /// an id seen twice an error on its second row; a new id is inserted, an existing one
+    /// is an error, skipped or updated as `mode` says.
+    async fn import_rows<T: Importable>(
+        &self,
+        rows: Vec<ImportRow<T>>,
+        mode: ImportMode,
+        now_ms: UnixMs,
+    ) -> ImportReport {
+        let rows = rows
+            .into_iter()
+            .map(|r| (r.line, r.input.row_id(), r.input))
+            .collect();
+        let mut report = ImportReport::default();
+        for (line, input) in dedupe(T::ENTITY, T::ID_FIELD, rows, &mut report) {
+            let result = self.import_one(input, mode, now_ms).await;
+            record(&mut report, line, T::ID_FIELD, result);
+        }
+        finish(T::ENTITY, report)
+    }
+
+    async fn import_one<T: Importable>(
+        &self,
+        input: T,
+        mode: ImportMode,
+        now_ms: UnixMs,
+    ) -> Result<Outcome, OrgError> {
+        let valid = input.check().map_err(|errors| OrgError::Invalid {
+            entity: T::ENTITY,
+            id: input.row_id(),
             errors,
-        ))
+        })?;
+        let id = T::id_of(&valid);
+        match (T::insert(self, &valid, now_ms).await?, mode) {
+            (true, _) => Ok(Outcome::Created(id)),
+            (false, ImportMode::Skip) => Ok(Outcome::Skipped(id)),
+            (false, ImportMode::Upsert) => T::update(self, &valid, now_ms)
+                .await
+                .map(|()| Outcome::Updated(id)),
+            (false, ImportMode::Create) => Err(OrgError::Conflict {
+                entity: T::ENTITY,
+                id,
+                reason: "already exists".to_owned(),
+            }),
+        }
+    }
+
+    /// [`parse_rows`] and [`Organisation::import_rows`] in one; fails only when the text
+    /// is not a JSON array ([`OrgError::JsonSyntax`] naming `what`).
+    async fn import_json<T: Importable + serde::de::DeserializeOwned>(
+        &self,
+        text: &str,
+        what: &str,
+        mode: ImportMode,
+        now_ms: UnixMs,
+    ) -> Result<ImportReport, OrgError> {
+        let (rows, errors) = parse_rows::<T>(text, what)?;
+        Ok(merge(self.import_rows(rows, mode, now_ms).await, errors))
     }
 
     // -----------------------------------------------------------------------------------
@@ -1655,6 +1605,119 @@ impl Organisation {
                 actual,
             }),
         }
+    }
+}
+
+/// What the generic import ([`Organisation::import_rows`]) needs of one kind of record.
+trait Importable: Send + Sized {
+    /// The record once checked.
+    type Valid: Send + Sync;
+    /// Which kind of record it is, for errors and logs.
+    const ENTITY: Entity;
+    /// The row's id field (`id`, `ledger_id`).
+    const ID_FIELD: &'static str;
+    /// The id the row gives, if any.
+    fn row_id(&self) -> Option<String>;
+    /// Every problem of the row at once.
+    fn check(&self) -> Result<Self::Valid, Vec<FieldError>>;
+    /// The checked record's id.
+    fn id_of(valid: &Self::Valid) -> String;
+    /// Inserts the record; `false` when its id exists already (nothing written).
+    fn insert(
+        org: &Organisation,
+        valid: &Self::Valid,
+        now_ms: UnixMs,
+    ) -> impl Future<Output = Result<bool, OrgError>> + Send;
+    /// Replaces the stored record (any revision).
+    fn update(
+        org: &Organisation,
+        valid: &Self::Valid,
+        now_ms: UnixMs,
+    ) -> impl Future<Output = Result<(), OrgError>> + Send;
+}
+
+impl Importable for CentreInput {
+    type Valid = ValidCentre;
+    const ENTITY: Entity = Entity::Centre;
+    const ID_FIELD: &'static str = "id";
+    fn row_id(&self) -> Option<String> {
+        self.id.clone()
+    }
+    fn check(&self) -> Result<ValidCentre, Vec<FieldError>> {
+        self.validate(None)
+    }
+    fn id_of(valid: &ValidCentre) -> String {
+        valid.id.to_string()
+    }
+    async fn insert(
+        org: &Organisation,
+        valid: &ValidCentre,
+        now_ms: UnixMs,
+    ) -> Result<bool, OrgError> {
+        Ok(org.insert_centre(valid, now_ms).await?.is_some())
+    }
+    async fn update(
+        org: &Organisation,
+        valid: &ValidCentre,
+        now_ms: UnixMs,
+    ) -> Result<(), OrgError> {
+        org.update_centre_valid(valid, now_ms, None).await.map(drop)
+    }
+}
+
+impl Importable for UnitInput {
+    type Valid = ValidUnit;
+    const ENTITY: Entity = Entity::Unit;
+    const ID_FIELD: &'static str = "id";
+    fn row_id(&self) -> Option<String> {
+        self.id.clone()
+    }
+    fn check(&self) -> Result<ValidUnit, Vec<FieldError>> {
+        self.validate(None)
+    }
+    fn id_of(valid: &ValidUnit) -> String {
+        valid.id.to_string()
+    }
+    async fn insert(
+        org: &Organisation,
+        valid: &ValidUnit,
+        now_ms: UnixMs,
+    ) -> Result<bool, OrgError> {
+        Ok(org.insert_unit(valid, now_ms).await?.is_some())
+    }
+    async fn update(org: &Organisation, valid: &ValidUnit, now_ms: UnixMs) -> Result<(), OrgError> {
+        org.update_unit_valid(valid, now_ms, None).await.map(drop)
+    }
+}
+
+impl Importable for EnterpriseInput {
+    type Valid = ValidEnterprise;
+    const ENTITY: Entity = Entity::Enterprise;
+    const ID_FIELD: &'static str = "ledger_id";
+    fn row_id(&self) -> Option<String> {
+        self.ledger_id.clone()
+    }
+    fn check(&self) -> Result<ValidEnterprise, Vec<FieldError>> {
+        self.validate(None)
+    }
+    fn id_of(valid: &ValidEnterprise) -> String {
+        valid.ledger_id.to_string()
+    }
+    async fn insert(
+        org: &Organisation,
+        valid: &ValidEnterprise,
+        now_ms: UnixMs,
+    ) -> Result<bool, OrgError> {
+        Ok(org.insert_enterprise(valid, now_ms).await?.is_some())
+    }
+    async fn update(
+        org: &Organisation,
+        valid: &ValidEnterprise,
+        now_ms: UnixMs,
+    ) -> Result<(), OrgError> {
+        org.update_enterprise_valid(valid, now_ms, None)
+            .await
+            .map(drop)
     }
 }
 
