@@ -70,6 +70,9 @@ pub enum ApiError {
     /// 503: a dependency (the database) is down; the client should retry after a while.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 501: this build cannot do it (a still decoded from the stream without GStreamer).
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
     /// 500: a bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -135,6 +138,9 @@ impl IntoResponse for ApiError {
             ),
             ApiError::CameraTimeout(m) => {
                 (StatusCode::GATEWAY_TIMEOUT, "camera_timeout", m.as_str())
+            }
+            ApiError::NotImplemented(m) => {
+                (StatusCode::NOT_IMPLEMENTED, "not_implemented", m.as_str())
             }
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -250,6 +256,12 @@ impl From<watchpost_devices::DevicesError> for ApiError {
                 StillError::Hub(hub) => ApiError::from(hub.clone()),
                 _ => ApiError::Internal(err.to_string()),
             },
+            E::Snapshot {
+                still: Some(ref still),
+                ..
+            } if matches!(**still, StillError::Unsupported) => {
+                ApiError::NotImplemented(err.to_string())
+            }
             E::Snapshot { .. } => ApiError::BadGateway {
                 code: "camera_error",
                 message: err.to_string(),
