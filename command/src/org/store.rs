@@ -26,7 +26,8 @@ use super::model::{
 };
 use super::{CreditCode, Entity, FieldError, OrgError, Position, UnitId, UnixMs, parse_rows};
 use crate::storage::sql::{
-    Conditions, Page, RecordReader, RowRead, begin_write, like_pattern, placeholders,
+    Conditions, Page, RecordReader, RowRead, begin_write, fetch_optional, like_pattern,
+    placeholders,
 };
 use crate::storage::{Arg, EmbeddedMigration};
 use crate::{Database, bind_args, on_db};
@@ -203,7 +204,7 @@ impl OrgColumns for RecordReader<'_, OrgError> {
     }
 }
 
-fn centre_from_row(row: &impl RowRead) -> Result<CommandCentre, OrgError> {
+fn centre_from_row(row: &dyn RowRead) -> Result<CommandCentre, OrgError> {
     let r = reader(row, Entity::Centre, "id")?;
     let (created_ms, updated_ms, revision) = r.meta()?;
     Ok(CommandCentre {
@@ -221,7 +222,7 @@ fn centre_from_row(row: &impl RowRead) -> Result<CommandCentre, OrgError> {
     })
 }
 
-fn unit_from_row(row: &impl RowRead) -> Result<Unit, OrgError> {
+fn unit_from_row(row: &dyn RowRead) -> Result<Unit, OrgError> {
     let r = reader(row, Entity::Unit, "id")?;
     let (created_ms, updated_ms, revision) = r.meta()?;
     Ok(Unit {
@@ -514,14 +515,14 @@ impl Organisation {
     pub async fn get_centre(&self, id: &CentreId) -> Result<CommandCentre, OrgError> {
         let sql = format!("{SELECT_CENTRE} WHERE id = $1");
         let action = format!("reading command centre {id}");
-        let centre = on_db!(&self.db, pool => {
-            let row = sqlx::query(&sql)
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(self.db_err(&action))?;
-            row.as_ref().map(centre_from_row).transpose()?
-        });
+        let centre = fetch_optional(
+            &self.db,
+            &sql,
+            vec![Arg::Text(Some(id.to_string()))],
+            centre_from_row,
+            self.db_err(&action),
+        )
+        .await?;
         centre.ok_or_else(|| OrgError::NotFound {
             entity: Entity::Centre,
             id: id.to_string(),
@@ -550,7 +551,7 @@ impl Organisation {
                 .fetch_all(pool)
                 .await
                 .map_err(self.db_err("listing command centres"))?;
-            rows.iter().map(centre_from_row).collect()
+            rows.iter().map(|r| centre_from_row(r)).collect()
         })
     }
 
@@ -892,14 +893,14 @@ impl Organisation {
     pub async fn get_unit(&self, id: &UnitId) -> Result<Unit, OrgError> {
         let sql = format!("{SELECT_UNIT} WHERE id = $1");
         let action = format!("reading unit {id}");
-        let unit = on_db!(&self.db, pool => {
-            let row = sqlx::query(&sql)
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(self.db_err(&action))?;
-            row.as_ref().map(unit_from_row).transpose()?
-        });
+        let unit = fetch_optional(
+            &self.db,
+            &sql,
+            vec![Arg::Text(Some(id.to_string()))],
+            unit_from_row,
+            self.db_err(&action),
+        )
+        .await?;
         unit.ok_or_else(|| OrgError::NotFound {
             entity: Entity::Unit,
             id: id.to_string(),
@@ -952,7 +953,7 @@ impl Organisation {
                 .await
                 .map_err(self.db_err(action))?;
             tx.commit().await.map_err(self.db_err(action))?;
-            let items = rows.iter().map(unit_from_row).collect::<Result<Vec<_>, _>>()?;
+            let items = rows.iter().map(|r| unit_from_row(r)).collect::<Result<Vec<_>, _>>()?;
             (total, items)
         });
         Ok(UnitPage {
@@ -1102,7 +1103,7 @@ impl Organisation {
             if done.rows_affected() > 0 {
                 tracing::info!(unit = %id, %availability, "unit availability changed");
             }
-            row.as_ref().map(unit_from_row).transpose()?
+            row.as_ref().map(|r| unit_from_row(r)).transpose()?
         });
         unit.ok_or_else(|| OrgError::NotFound {
             entity: Entity::Unit,

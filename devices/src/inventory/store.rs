@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use watchpost_command::storage::sql::{
-    Conditions, Page, RecordReader, RowRead, begin_write, like_pattern,
+    Conditions, Page, RecordReader, RowRead, begin_write, fetch_optional, like_pattern,
 };
 use watchpost_command::storage::{Arg, EmbeddedMigration};
 use watchpost_command::{Database, bind_args, on_db};
@@ -351,14 +351,14 @@ impl Inventory {
     pub async fn get(&self, id: &CameraId) -> Result<Camera, InventoryError> {
         let sql = format!("{SELECT} WHERE id = $1");
         let action = format!("reading camera {id}");
-        let camera = on_db!(&self.db, pool => {
-            let row = sqlx::query(&sql)
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(self.db_err(&action))?;
-            row.as_ref().map(camera_from_row).transpose()?
-        });
+        let camera = fetch_optional(
+            &self.db,
+            &sql,
+            vec![Arg::Text(Some(id.as_str().to_owned()))],
+            camera_from_row,
+            self.db_err(&action),
+        )
+        .await?;
         camera.ok_or_else(|| InventoryError::NotFound { id: id.clone() })
     }
 
@@ -423,7 +423,7 @@ impl Inventory {
                 .fetch_all(pool)
                 .await
                 .map_err(self.db_err(action))?;
-            let items = rows.iter().map(camera_from_row).collect::<Result<Vec<_>, _>>()?;
+            let items = rows.iter().map(|r| camera_from_row(r)).collect::<Result<Vec<_>, _>>()?;
             (total, items)
         });
         Ok(CameraPage {
@@ -629,7 +629,7 @@ impl Inventory {
                 .fetch_all(pool)
                 .await
                 .map_err(self.db_err("listing enabled cameras"))?;
-            rows.iter().map(camera_from_row).collect()
+            rows.iter().map(|r| camera_from_row(r)).collect()
         })
     }
 
@@ -746,7 +746,7 @@ impl Inventory {
 }
 
 /// Reads a [`Camera`] from a row selected with [`SELECT`], on either backend.
-fn camera_from_row(row: &impl RowRead) -> Result<Camera, InventoryError> {
+fn camera_from_row(row: &dyn RowRead) -> Result<Camera, InventoryError> {
     let r = RecordReader::new(row, "id", |id, column, reason| InventoryError::Corrupt {
         id: id.to_owned(),
         column,
