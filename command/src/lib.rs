@@ -5,6 +5,7 @@
 //! Storage is sqlx on an embedded SQLite file by default, PostgreSQL for several nodes
 //! (see [`storage`]).
 
+pub mod access;
 pub mod cameras;
 pub mod domain;
 pub mod import;

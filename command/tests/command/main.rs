@@ -2,6 +2,7 @@
 //! and PostgreSQL (`incidents`), acknowledged writes surviving SIGKILL (`durability`), the
 //! organisation store and the sample ledger (`org`), opening the database (`storage`).
 
+mod access;
 mod durability;
 mod incidents;
 mod org;
