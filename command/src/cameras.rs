@@ -21,7 +21,7 @@ pub const DEFAULT_RADIUS_M: f64 = 1_000.0;
 pub const MAX_RADIUS_M: f64 = 50_000.0;
 
 /// A camera as the command module sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CameraRef {
     /// The camera's inventory id (hub paths `cam/<id>/main|sub`).
     pub id: String,
@@ -61,7 +61,7 @@ pub trait CameraLookup: Send + Sync {
 }
 
 /// The cameras an operator wants for an incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentCameras {
     /// The incident's enterprise's cameras (by name); empty without an enterprise.
     pub enterprise: Vec<CameraRef>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A row that was not imported, or one problem of it (a row with three bad fields gives
 /// three errors with the same line).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line where the row starts (a JSON element: its opening brace; a CSV record:
     /// its first physical line, and 1 for problems with the header).

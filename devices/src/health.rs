@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::onvif_camera::Clock;
 
 /// Whether a camera answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reachability {
     /// Not checked yet.
@@ -34,7 +34,7 @@ pub enum Reachability {
 }
 
 /// One camera's health as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CameraHealth {
     /// Online, offline or unknown.
     pub state: Reachability,

@@ -40,7 +40,7 @@ impl Clock for SystemClock {
 }
 
 /// Which of a camera's streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamProfile {
     /// High resolution (recording, a maximised tile).
@@ -124,7 +124,7 @@ pub fn choose_profiles(profiles: &[MediaProfile]) -> Option<(MediaProfile, Optio
 /// A PTZ command, as the API takes it (`{"action": "move", "pan": 0.5, ...}`). Values are
 /// in ONVIF's generic spaces: pan/tilt `-1..=1`, zoom `0..=1` for positions and `-1..=1`
 /// for velocities and relative moves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PtzCommand {
     /// Continuous move at a velocity until `stop` or `timeout_ms` (the camera's default
@@ -196,7 +196,7 @@ impl PtzCommand {
 }
 
 /// What a PTZ command answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum PtzReply {
     /// The camera accepted the command.
@@ -221,7 +221,7 @@ pub enum PtzReply {
 }
 
 /// A preset as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PresetView {
     /// Token for `goto_preset`.
     pub token: String,
@@ -232,7 +232,7 @@ pub struct PresetView {
 }
 
 /// A PTZ position in the generic spaces.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Position3 {
     /// Pan, `-1..=1`.
     pub pan: Option<f32>,

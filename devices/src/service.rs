@@ -119,7 +119,7 @@ impl Default for DevicesSettings {
 }
 
 /// A device that answered a discovery probe, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DiscoveredView {
     /// The device's WS-Discovery endpoint reference (`urn:uuid:…`), stable per device.
     pub endpoint_reference: String,

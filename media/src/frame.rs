@@ -7,7 +7,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 /// Video or audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     /// Pictures.

@@ -22,39 +22,43 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchpost_devices::Devices;
 use watchpost_devices::health::CameraHealth;
 use watchpost_devices::inventory::{
-    Camera, CameraFilter, CameraId, DEFAULT_LIMIT, ImportMode, decode_camera_json, parse_csv,
-    parse_json,
+    Camera, CameraFilter, CameraId, CameraInput, DEFAULT_LIMIT, ImportMode, ImportReport,
+    decode_camera_json, parse_csv, parse_json,
 };
 use watchpost_devices::onvif_camera::{PtzCommand, PtzReply, StreamProfile};
+use watchpost_devices::service::DiscoveredView;
 use watchpost_devices::streams::path_name;
 
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Largest import body (a CSV of some ten thousand cameras).
 const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The camera routes, nested under `/api/v1`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cameras", get(list).post(create))
-        .route(
-            "/cameras/import",
-            post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
-        )
-        .route("/cameras/{id}", get(one).put(replace).delete(remove))
-        .route("/cameras/{id}/ptz", post(ptz))
-        .route("/cameras/{id}/snapshot", get(snapshot))
-        .route("/devices/discover", post(discover))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, import) = routes!(import);
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes((
+            schemas,
+            paths,
+            import.layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        ))
+        .routes(routes!(one, replace, remove))
+        .routes(routes!(ptz))
+        .routes(routes!(snapshot))
+        .routes(routes!(discover))
 }
 
 fn devices(state: &AppState) -> Result<&Devices, ApiError> {
@@ -69,7 +73,8 @@ fn camera_id(id: &str) -> Result<CameraId, ApiError> {
 }
 
 /// A camera as the API shows it: the record, its health and its hub paths.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CameraView)]
 pub(crate) struct CameraView {
     #[serde(flatten)]
     camera: Camera,
@@ -77,6 +82,26 @@ pub(crate) struct CameraView {
     health: Option<CameraHealth>,
     /// Hub paths (`cam/<id>/main`, `cam/<id>/sub`) for an enabled camera.
     paths: Vec<String>,
+}
+
+/// One page of cameras.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CameraList {
+    /// This page, by id.
+    items: Vec<CameraView>,
+    /// How many cameras match the filter in all.
+    total: u64,
+    /// The page size used.
+    limit: u32,
+    /// The cameras skipped.
+    offset: u64,
+}
+
+/// What answered a discovery probe.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct DiscoverAnswer {
+    /// The devices that answered, each once.
+    devices: Vec<DiscoveredView>,
 }
 
 fn view(devices: &Devices, camera: Camera) -> CameraView {
@@ -155,23 +180,39 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// `GET /api/v1/cameras`: the filtered page.
+/// List cameras with their health and hub paths.
+#[utoipa::path(get, path = "/cameras", operation_id = "list_cameras", tag = "cameras",
+    params(CameraFilter),
+    responses(
+        (status = 200, description = "One page of cameras", body = CameraList),
+        (status = 400, description = "Unknown or malformed query parameter", body = ErrorBody),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     Query(filter): Query<CameraFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CameraList>, ApiError> {
     let devices = devices(&state)?;
     let page = devices.list(&filter).await?;
     let items: Vec<CameraView> = page.items.into_iter().map(|c| view(devices, c)).collect();
-    Ok(Json(serde_json::json!({
-        "items": items,
-        "total": page.total,
-        "limit": filter.limit.unwrap_or(DEFAULT_LIMIT),
-        "offset": filter.offset.unwrap_or(0),
-    })))
+    Ok(Json(CameraList {
+        items,
+        total: page.total,
+        limit: filter.limit.unwrap_or(DEFAULT_LIMIT),
+        offset: filter.offset.unwrap_or(0),
+    }))
 }
 
-/// `POST /api/v1/cameras`.
+/// Add a camera; enabled cameras become hub paths at once.
+#[utoipa::path(post, path = "/cameras", operation_id = "create_camera", tag = "cameras",
+    request_body = CameraInput,
+    responses(
+        (status = 201, description = "Added; `Location` and `ETag` set", body = CameraView),
+        (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
+        (status = 409, description = "The id is taken", body = ErrorBody),
+        (status = 415, description = "Body not declared JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -190,7 +231,13 @@ async fn create(
     Ok(response)
 }
 
-/// `GET /api/v1/cameras/{id}`.
+/// One camera; `ETag` is its revision.
+#[utoipa::path(get, path = "/cameras/{id}", operation_id = "get_camera", tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    responses(
+        (status = 200, description = "The camera", body = CameraView),
+        (status = 404, description = "No such camera", body = ErrorBody),
+    ))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
     let camera = devices.get(&camera_id(&id)?).await?;
@@ -198,7 +245,18 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Re
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
 
-/// `PUT /api/v1/cameras/{id}`.
+/// Replace a camera (credentials kept unless given or `null`).
+#[utoipa::path(put, path = "/cameras/{id}", operation_id = "replace_camera", tag = "cameras",
+    params(("id" = String, Path, description = "Camera id"),
+        ("if-match" = Option<String>, Header, description = "The revision replaced, `\"<n>\"`")),
+    request_body = CameraInput,
+    responses(
+        (status = 200, description = "Replaced; `ETag` is the new revision", body = CameraView),
+        (status = 404, description = "No such camera", body = ErrorBody),
+        (status = 412, description = "`If-Match` names another revision", body = ErrorBody),
+        (status = 415, description = "Body not declared JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+    ))]
 async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -216,7 +274,13 @@ async fn replace(
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
 
-/// `DELETE /api/v1/cameras/{id}`.
+/// Remove a camera; its streams stop and their viewers are closed.
+#[utoipa::path(delete, path = "/cameras/{id}", operation_id = "delete_camera", tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such camera", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -225,14 +289,30 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+/// How an import treats ids that exist.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
+    /// `create` (default: an existing id is a row error) or `upsert`.
     #[serde(default)]
     mode: Option<ImportMode>,
 }
 
-/// `POST /api/v1/cameras/import`.
+/// Import cameras from CSV (RFC 4180, header row) or a JSON array (at most 16 MiB); good
+/// rows land, each bad row is reported with its line and field.
+#[utoipa::path(post, path = "/cameras/import", operation_id = "import_cameras", tag = "cameras",
+    params(ImportQuery),
+    request_body(content(
+        (String = "text/csv"),
+        (Vec<CameraInput> = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "What landed and each bad row", body = ImportReport),
+        (status = 400, description = "Not UTF-8, or not a JSON array", body = ErrorBody),
+        (status = 413, description = "Larger than 16 MiB"),
+        (status = 415, description = "Neither CSV nor JSON", body = ErrorBody),
+    ))]
 async fn import(
     State(state): State<AppState>,
     Query(query): Query<ImportQuery>,
@@ -265,7 +345,17 @@ async fn import(
     Ok((StatusCode::OK, Json(report)).into_response())
 }
 
-/// `POST /api/v1/cameras/{id}/ptz`.
+/// Pan, tilt, zoom and presets (ONVIF PTZ).
+#[utoipa::path(post, path = "/cameras/{id}/ptz", operation_id = "camera_ptz", tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    request_body = PtzCommand,
+    responses(
+        (status = 200, description = "What the camera answered", body = PtzReply),
+        (status = 404, description = "No such camera", body = ErrorBody),
+        (status = 409, description = "The camera has no ONVIF PTZ", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+        (status = 502, description = "`camera_error` or `camera_auth_failed`", body = ErrorBody),
+    ))]
 async fn ptz(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -278,14 +368,27 @@ async fn ptz(
     Ok(Json(devices.ptz(&id, &command).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which stream a snapshot is of.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SnapshotQuery {
+    /// `main` (default) or `sub`.
     #[serde(default)]
     profile: Option<StreamProfile>,
 }
 
-/// `GET /api/v1/cameras/{id}/snapshot`.
+/// A JPEG still: the camera's ONVIF snapshot, else the stream's key frame decoded
+/// (header `X-Snapshot-Origin: onvif|stream`).
+#[utoipa::path(get, path = "/cameras/{id}/snapshot", operation_id = "camera_snapshot", tag = "cameras",
+    params(("id" = String, Path, description = "Camera id"), SnapshotQuery),
+    responses(
+        (status = 200, description = "The picture", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "No such camera", body = ErrorBody),
+        (status = 501, description = "No ONVIF snapshot and this build cannot decode video", body = ErrorBody),
+        (status = 502, description = "The camera failed", body = ErrorBody),
+        (status = 504, description = "The stream did not start in time", body = ErrorBody),
+    ))]
 async fn snapshot(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -311,7 +414,7 @@ async fn snapshot(
 }
 
 /// The body of `POST /api/v1/devices/discover`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DiscoverBody {
     /// Probe the WS-Discovery multicast group (default true).
@@ -329,12 +432,19 @@ fn yes() -> bool {
     true
 }
 
-/// `POST /api/v1/devices/discover`.
+/// Find ONVIF devices by WS-Discovery (multicast on the configured interface, and
+/// unicast to the given hosts). An empty body probes by multicast for 2 s.
+#[utoipa::path(post, path = "/devices/discover", operation_id = "discover_devices", tag = "cameras",
+    request_body(content = Option<DiscoverBody>),
+    responses(
+        (status = 200, description = "What answered", body = DiscoverAnswer),
+        (status = 422, description = "Invalid address", body = ErrorBody),
+    ))]
 async fn discover(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DiscoverAnswer>, ApiError> {
     let devices = devices(&state)?;
     let body: DiscoverBody = if body.is_empty() {
         DiscoverBody {
@@ -349,5 +459,5 @@ async fn discover(
     let found = devices
         .discover(body.multicast, &body.addresses, timeout)
         .await?;
-    Ok(Json(serde_json::json!({ "devices": found })))
+    Ok(Json(DiscoverAnswer { devices: found }))
 }

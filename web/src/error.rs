@@ -79,7 +79,7 @@ pub enum ApiError {
 }
 
 /// One wrong field of a request: its path (`division.district`, `position.lat`) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// The field's path in the request.
     pub field: String,
@@ -87,12 +87,18 @@ pub struct FieldProblem {
     pub reason: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// A stable code: the kind of error (`not_found`, `invalid`, ...) or the rule that
+    /// refused the request (`closed`, `open_tasks`, `illegal_task_transition`, ...).
+    error: &'static str,
+    /// What went wrong, for people; never internals or credentials.
+    message: String,
+    /// With `invalid` (422): each wrong field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<&'a [FieldProblem]>,
+    fields: Option<Vec<FieldProblem>>,
 }
 
 /// Seconds a client should wait before retrying a 503.
@@ -160,11 +166,11 @@ impl IntoResponse for ApiError {
         }
         let mut response = (
             status,
-            Json(Body {
+            Json(ErrorBody {
                 error: code,
-                message,
+                message: message.to_owned(),
                 fields: match &self {
-                    ApiError::Invalid { fields, .. } => Some(fields.as_slice()),
+                    ApiError::Invalid { fields, .. } => Some(fields.clone()),
                     _ => None,
                 },
             }),

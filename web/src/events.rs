@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use watchpost_command::domain::IncidentId;
 use watchpost_command::incidents::{IncidentStore, TimelineEntry};
 
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// How often the feed reads new timeline entries.
@@ -101,7 +102,9 @@ async fn latest_id(store: &IncidentStore) -> Result<i64, ApiError> {
     Ok(store.latest_entry_id().await?)
 }
 
-#[derive(Debug, Deserialize)]
+/// Where the stream starts and what it carries.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EventsQuery {
     /// Replay entries after this id (instead of `Last-Event-ID`).
@@ -180,7 +183,16 @@ impl Client {
     }
 }
 
-/// `GET /api/v1/events`.
+/// The domain events as server-sent events: `id:` the timeline entry's id, `event:` its
+/// kind, `data:` the entry as JSON. `Last-Event-ID` (or `?after=`) replays what was missed.
+#[utoipa::path(get, path = "/events", operation_id = "events", tag = "incidents",
+    params(EventsQuery,
+        ("last-event-id" = Option<i64>, Header, description = "The last entry id received; replay starts after it")),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; each event's data is a timeline entry",
+            content_type = "text/event-stream", body = TimelineEntry),
+        (status = 400, description = "Last-Event-ID is not an entry id", body = ErrorBody),
+    ))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Query(query): Query<EventsQuery>,

@@ -1,5 +1,5 @@
-//! Incidents, intake reports, dispatch tasks and the timeline over HTTP (first part of the
-//! command API; the organisation, OpenAPI document and event stream come next).
+//! Incidents, intake reports, dispatch tasks and the timeline over HTTP (the organisation
+//! is in `org.rs`, the event stream in `events.rs`, the OpenAPI document in `openapi.rs`).
 //!
 //! - `GET /api/v1/incidents?state=&open=&grade=&min_grade=&incident_type=&district=&street=&exercise=&enterprise_id=&opened_from=&opened_to=&report_due_before=&limit=&offset=`
 //!   → `{items, total}`, newest first; each incident carries its `report_clocks`.
@@ -27,46 +27,47 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchpost_command::cameras::{
     CameraLookup, CameraRef, DEFAULT_RADIUS_M, IncidentCameras, LookupError, cameras_for_incident,
 };
 use watchpost_command::domain::{
-    Incident, IncidentCommand, IncidentId, NewIncident, Position, ReportClock, ReportId, TaskId,
-    TaskState, UnitId, UnixMs,
+    Incident, IncidentCommand, IncidentId, NewIncident, Position, ReportClock, ReportId, Task,
+    TaskId, TaskState, UnitId, UnixMs,
 };
 use watchpost_command::incidents::{
-    Evidence, IncidentFilter, IncidentStore, NewReport, ReportFilter, Stored,
+    Evidence, IncidentFilter, IncidentStore, IntakeReport, NewReport, ReportFilter, ReportPage,
+    Stored, TimelineEntry,
 };
 use watchpost_devices::Devices;
 use watchpost_devices::inventory::{CameraFilter, MAX_LIMIT};
 
 use crate::cameras::{if_match, json_body};
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// The header naming the acting operator until sessions exist.
 pub const OPERATOR_HEADER: &str = "x-watchpost-operator";
 
 /// The incident routes, nested under `/api/v1`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/incidents", get(list).post(open))
-        .route("/incidents/{id}", get(one))
-        .route("/incidents/{id}/commands", post(command))
-        .route("/incidents/{id}/timeline", get(timeline))
-        .route("/incidents/{id}/evidence", post(evidence))
-        .route("/incidents/{id}/tasks", get(tasks).post(dispatch))
-        .route("/incidents/{id}/cameras", get(cameras))
-        .route("/tasks/{id}/transition", post(transition))
-        .route("/reports", get(reports).post(record_report))
-        .route("/reports/{id}/link", post(link_report))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, open))
+        .routes(routes!(one))
+        .routes(routes!(command))
+        .routes(routes!(timeline))
+        .routes(routes!(evidence))
+        .routes(routes!(tasks, dispatch))
+        .routes(routes!(cameras))
+        .routes(routes!(transition))
+        .routes(routes!(reports, record_report))
+        .routes(routes!(link_report))
 }
 
 fn store(state: &AppState) -> Result<&IncidentStore, ApiError> {
@@ -104,11 +105,62 @@ fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
 }
 
 /// An incident as the API shows it: the record, its revision and its report clocks now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = IncidentView)]
 struct IncidentView {
     #[serde(flatten)]
     incident: Stored<Incident>,
     report_clocks: Vec<ReportClock>,
+}
+
+/// One page of incidents.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct IncidentList {
+    /// This page, most recently opened first.
+    items: Vec<IncidentView>,
+    /// How many incidents match the filter in all.
+    total: u64,
+}
+
+/// The answer to an accepted incident command.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CommandAnswer {
+    /// The incident after the command.
+    incident: IncidentView,
+    /// The timeline entries the command appended, in order.
+    timeline: Vec<TimelineEntry>,
+}
+
+/// Timeline entries in commit order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct TimelineAnswer {
+    /// The entries after `after`, oldest first.
+    entries: Vec<TimelineEntry>,
+}
+
+/// An incident's tasks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct TaskList {
+    /// The tasks, in dispatch order.
+    items: Vec<Stored<Task>>,
+}
+
+/// The answer to a dispatch or a task transition.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct TaskAnswer {
+    /// The task after the change.
+    task: Stored<Task>,
+    /// The timeline entries the change appended.
+    timeline: Vec<TimelineEntry>,
+}
+
+/// The answer to linking a report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct LinkAnswer {
+    /// The report, now linked.
+    report: IntakeReport,
+    /// The timeline entries the link appended.
+    timeline: Vec<TimelineEntry>,
 }
 
 fn view(incident: Stored<Incident>, now: UnixMs) -> IncidentView {
@@ -126,18 +178,37 @@ fn with_etag(status: StatusCode, revision: i64, body: impl Serialize) -> Respons
     response
 }
 
-/// `GET /api/v1/incidents`.
+/// List incidents, newest first, with their report clocks.
+#[utoipa::path(get, path = "/incidents", operation_id = "list_incidents", tag = "incidents",
+    params(IncidentFilter),
+    responses(
+        (status = 200, description = "One page of incidents", body = IncidentList),
+        (status = 400, description = "Unknown or malformed query parameter", body = ErrorBody),
+        (status = 422, description = "Invalid filter (limit, time range)", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     Query(filter): Query<IncidentFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<IncidentList>, ApiError> {
     let page = store(&state)?.list(&filter).await?;
     let now = now_ms();
     let items: Vec<IncidentView> = page.items.into_iter().map(|i| view(i, now)).collect();
-    Ok(Json(json!({ "items": items, "total": page.total })))
+    Ok(Json(IncidentList {
+        items,
+        total: page.total,
+    }))
 }
 
-/// `POST /api/v1/incidents`.
+/// Open an incident; its grade is computed from the figures.
+#[utoipa::path(post, path = "/incidents", operation_id = "open_incident", tag = "incidents",
+    params(("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = NewIncident,
+    responses(
+        (status = 201, description = "Opened; `Location` and `ETag` (the revision) set", body = IncidentView),
+        (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
+        (status = 415, description = "Body not declared JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+    ))]
 async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -156,7 +227,13 @@ async fn open(
     Ok(response)
 }
 
-/// `GET /api/v1/incidents/{id}`.
+/// One incident with its report clocks computed now; `ETag` is its revision.
+#[utoipa::path(get, path = "/incidents/{id}", operation_id = "get_incident", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses(
+        (status = 200, description = "The incident", body = IncidentView),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let incident = store(&state)?.get(&incident_id(&id)?).await?;
     Ok(with_etag(
@@ -166,7 +243,20 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Re
     ))
 }
 
-/// `POST /api/v1/incidents/{id}/commands`.
+/// Apply a command (activate, regrade by new figures, relocate, close, ...).
+#[utoipa::path(post, path = "/incidents/{id}/commands", operation_id = "apply_incident_command", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"),
+        ("if-match" = Option<String>, Header, description = "The revision the command was decided on, `\"<n>\"`"),
+        ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = IncidentCommand,
+    responses(
+        (status = 200, description = "Applied; `ETag` is the new revision", body = CommandAnswer),
+        (status = 400, description = "Malformed JSON or unknown command", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Refused by a rule (`closed`, `open_tasks`, `reports_pending`, `illegal_transition`)", body = ErrorBody),
+        (status = 412, description = "`If-Match` names another revision", body = ErrorBody),
+        (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+    ))]
 async fn command(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -184,32 +274,55 @@ async fn command(
     Ok(with_etag(
         StatusCode::OK,
         revision,
-        json!({ "incident": view(incident, at), "timeline": entries }),
+        CommandAnswer {
+            incident: view(incident, at),
+            timeline: entries,
+        },
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which timeline entries to return.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TimelineQuery {
+    /// Only entries with a greater id (the last id seen).
     #[serde(default)]
     after: Option<i64>,
+    /// At most this many entries (default 100, at most 1000).
     #[serde(default)]
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/incidents/{id}/timeline`.
+/// The incident's append-only timeline, in commit order.
+#[utoipa::path(get, path = "/incidents/{id}/timeline", operation_id = "incident_timeline", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), TimelineQuery),
+    responses(
+        (status = 200, description = "Entries in order", body = TimelineAnswer),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "Invalid limit", body = ErrorBody),
+    ))]
 async fn timeline(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<TimelineQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TimelineAnswer>, ApiError> {
     let entries = store(&state)?
         .timeline(&incident_id(&id)?, query.after, query.limit.unwrap_or(100))
         .await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(TimelineAnswer { entries }))
 }
 
-/// `POST /api/v1/incidents/{id}/evidence`.
+/// Attach evidence: a camera, a snapshot or a video bookmark (a timeline entry).
+#[utoipa::path(post, path = "/incidents/{id}/evidence", operation_id = "add_incident_evidence", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = Evidence,
+    responses(
+        (status = 201, description = "The timeline entry", body = TimelineEntry),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident is closed", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 async fn evidence(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -223,24 +336,42 @@ async fn evidence(
     Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
 
-/// `GET /api/v1/incidents/{id}/tasks`.
+/// The incident's dispatch tasks with their transitions.
+#[utoipa::path(get, path = "/incidents/{id}/tasks", operation_id = "list_incident_tasks", tag = "dispatch",
+    params(("id" = String, Path, description = "Incident id")),
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ))]
 async fn tasks(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let tasks = store(&state)?.tasks_of(&incident_id(&id)?).await?;
-    Ok(Json(json!({ "items": tasks })))
+) -> Result<Json<TaskList>, ApiError> {
+    let items = store(&state)?.tasks_of(&incident_id(&id)?).await?;
+    Ok(Json(TaskList { items }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A unit to dispatch.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DispatchBody {
+    /// The unit (rescue team, expert, vehicle).
     unit_id: UnitId,
+    /// What the unit is to do.
     #[serde(default)]
     instructions: Option<String>,
 }
 
-/// `POST /api/v1/incidents/{id}/tasks`: dispatch a unit.
+/// Dispatch a unit: a task in state `notified`.
+#[utoipa::path(post, path = "/incidents/{id}/tasks", operation_id = "dispatch_unit", tag = "dispatch",
+    params(("id" = String, Path, description = "Incident id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = DispatchBody,
+    responses(
+        (status = 201, description = "Dispatched; `ETag` is the task's revision", body = TaskAnswer),
+        (status = 404, description = "No such incident or unit", body = ErrorBody),
+        (status = 409, description = "Refused (closed incident, unit already on it)", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 async fn dispatch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -261,17 +392,33 @@ async fn dispatch(
     Ok(with_etag(
         StatusCode::CREATED,
         revision,
-        json!({ "task": task, "timeline": entries }),
+        TaskAnswer {
+            task,
+            timeline: entries,
+        },
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The state a task moves to.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TransitionBody {
+    /// The next state (one step forward, or `released` to stand down).
     to: TaskState,
 }
 
-/// `POST /api/v1/tasks/{id}/transition`.
+/// Move a task to its next state; each transition is timestamped.
+#[utoipa::path(post, path = "/tasks/{id}/transition", operation_id = "transition_task", tag = "dispatch",
+    params(("id" = String, Path, description = "Task id"),
+        ("if-match" = Option<String>, Header, description = "The task revision, `\"<n>\"`"),
+        ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = TransitionBody,
+    responses(
+        (status = 200, description = "Moved; `ETag` is the new revision", body = TaskAnswer),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "`illegal_task_transition` or a closed incident", body = ErrorBody),
+        (status = 412, description = "`If-Match` names another revision", body = ErrorBody),
+    ))]
 async fn transition(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -288,20 +435,37 @@ async fn transition(
     Ok(with_etag(
         StatusCode::OK,
         revision,
-        json!({ "task": task, "timeline": entries }),
+        TaskAnswer {
+            task,
+            timeline: entries,
+        },
     ))
 }
 
-/// `GET /api/v1/reports`.
+/// Intake reports (`?linked=false` is the queue waiting for an incident).
+#[utoipa::path(get, path = "/reports", operation_id = "list_reports", tag = "intake",
+    params(ReportFilter),
+    responses(
+        (status = 200, description = "One page of reports, oldest first", body = ReportPage),
+        (status = 400, description = "Unknown or malformed query parameter", body = ErrorBody),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    ))]
 async fn reports(
     State(state): State<AppState>,
     Query(filter): Query<ReportFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = store(&state)?.reports(&filter).await?;
-    Ok(Json(json!({ "items": page.items, "total": page.total })))
+) -> Result<Json<ReportPage>, ApiError> {
+    Ok(Json(store(&state)?.reports(&filter).await?))
 }
 
-/// `POST /api/v1/reports`: an intake record (phone, self-report, alarm, superior).
+/// Record an intake report (phone, enterprise self-report, alarm, superior, peer).
+#[utoipa::path(post, path = "/reports", operation_id = "record_report", tag = "intake",
+    params(("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = NewReport,
+    responses(
+        (status = 201, description = "Recorded", body = IntakeReport),
+        (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 async fn record_report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -314,37 +478,60 @@ async fn record_report(
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// The incident a report belongs to.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
+    /// The incident.
     incident_id: IncidentId,
 }
 
-/// `POST /api/v1/reports/{id}/link`: attach a report to an incident (a duplicate report
-/// attaches to the incident it duplicates).
+/// Attach a report to an incident (a duplicate report attaches to the incident it
+/// duplicates).
+#[utoipa::path(post, path = "/reports/{id}/link", operation_id = "link_report", tag = "intake",
+    params(("id" = String, Path, description = "Report id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    request_body = LinkBody,
+    responses(
+        (status = 200, description = "Linked", body = LinkAnswer),
+        (status = 404, description = "No such report or incident", body = ErrorBody),
+        (status = 409, description = "Already linked elsewhere, or the incident is closed", body = ErrorBody),
+    ))]
 async fn link_report(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LinkAnswer>, ApiError> {
     let id =
         ReportId::parse(&id).map_err(|e| ApiError::NotFound(format!("no report {id:?}: {e}")))?;
     let body: LinkBody = json_body(&headers, &body)?;
     let (report, entries) = store(&state)?
         .link_report(&id, &body.incident_id, &operator(&headers)?, now_ms())
         .await?;
-    Ok(Json(json!({ "report": report, "timeline": entries })))
+    Ok(Json(LinkAnswer {
+        report,
+        timeline: entries,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// How far to look for cameras.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CamerasQuery {
+    /// Radius around the incident's position, metres (default 1000).
     #[serde(default)]
     radius_m: Option<f64>,
 }
 
-/// `GET /api/v1/incidents/{id}/cameras`.
+/// The enterprise's cameras and the other cameras within the radius, nearest first.
+#[utoipa::path(get, path = "/incidents/{id}/cameras", operation_id = "incident_cameras", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), CamerasQuery),
+    responses(
+        (status = 200, description = "Cameras for the incident", body = IncidentCameras),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "Invalid radius", body = ErrorBody),
+    ))]
 async fn cameras(
     State(state): State<AppState>,
     Path(id): Path<String>,

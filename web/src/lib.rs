@@ -11,6 +11,7 @@ pub mod events;
 mod health;
 mod incidents;
 pub mod logging;
+pub mod openapi;
 mod org;
 mod paths;
 mod serve;
@@ -22,6 +23,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchpost_command::Database;
 use watchpost_command::incidents::IncidentStore;
 use watchpost_command::org::Organisation;
@@ -114,27 +117,34 @@ impl AppState {
 
 /// The whole HTTP application: health, API and web UI.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(ui_index))
+    let (api, _) = documented_routes().split_for_parts();
+    api.route("/", get(ui_index))
         .route("/play/{*path}", get(ui_play))
         .route("/ui/whep.js", get(ui_whep_js))
-        .route("/healthz", get(health::healthz))
-        .merge(whep::router())
-        .nest("/api/v1", api_router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }
 
-fn api_router() -> Router<AppState> {
-    Router::new()
-        .route("/config/cameras", get(health::config_cameras))
+/// Every route of the OpenAPI document ([`openapi::document`]), each registered with its
+/// operation: `/healthz`, WHEP and `/api/v1`.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .merge(whep::router())
+        .nest("/api/v1", api_router())
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(health::config_cameras))
         .merge(cameras::router())
         .merge(incidents::router())
         .merge(org::router())
-        .route("/events", get(events::events))
-        .route("/paths", get(paths::list))
-        .route("/paths/{*name}", get(paths::one))
-        .route("/webrtc/sessions", get(whep::sessions))
+        .routes(routes!(events::events))
+        .routes(routes!(paths::list))
+        .routes(routes!(paths::one))
+        .routes(routes!(whep::sessions))
 }
 
 async fn ui_index() -> axum::response::Html<&'static str> {

@@ -56,12 +56,19 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (also served at
+    /// `/api/v1/openapi.json`; the committed copy is `docs/openapi.json`).
+    Openapi,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { config: None });
     match command {
+        Command::Openapi => {
+            print!("{}", watchpost_web::openapi::document_json());
+            ExitCode::SUCCESS
+        }
         Command::CheckConfig { file } => match watchpost_config::load(Some(&file)) {
             Ok(config) => {
                 println!(

@@ -20,23 +20,23 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchpost_command::domain::{UnitId, UnixMs};
 use watchpost_command::org::{
     Availability, CentreFilter, CentreId, CentreInput, CommandCentre, Enterprise, EnterpriseFilter,
-    EnterpriseInput, ImportMode, ImportReport, LedgerId, OrgError, Organisation, Unit, UnitFilter,
-    UnitInput,
+    EnterpriseInput, EnterprisePage, ImportMode, ImportReport, LedgerId, OrgError, Organisation,
+    Unit, UnitFilter, UnitInput, UnitPage,
 };
 
 use crate::cameras::{if_match, json_body};
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Largest ledger import body.
@@ -52,6 +52,8 @@ trait Resource: Send + Sync + 'static {
     type Input: DeserializeOwned + Send;
     type Record: Serialize + Send;
     type Filter: DeserializeOwned + Send + Sync;
+    /// What a list answers.
+    type List: Serialize + Send;
 
     fn parse_id(text: &str) -> Result<Self::Id, String>;
     fn id_of(record: &Self::Record) -> String;
@@ -59,7 +61,7 @@ trait Resource: Send + Sync + 'static {
     fn list(
         org: &Organisation,
         filter: &Self::Filter,
-    ) -> impl Future<Output = Result<Value, OrgError>> + Send;
+    ) -> impl Future<Output = Result<Self::List, OrgError>> + Send;
     fn create(
         org: &Organisation,
         input: Self::Input,
@@ -92,6 +94,13 @@ struct Centres;
 struct Units;
 struct Enterprises;
 
+/// Every command centre matching the filter (a few dozen: not paginated).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CentreList {
+    /// The centres, city first, then by id.
+    items: Vec<CommandCentre>,
+}
+
 impl Resource for Centres {
     const PATH: &'static str = "centres";
     const NAME: &'static str = "command centre";
@@ -99,6 +108,7 @@ impl Resource for Centres {
     type Input = CentreInput;
     type Record = CommandCentre;
     type Filter = CentreFilter;
+    type List = CentreList;
 
     fn parse_id(text: &str) -> Result<CentreId, String> {
         CentreId::parse(text)
@@ -109,8 +119,10 @@ impl Resource for Centres {
     fn revision(record: &CommandCentre) -> i64 {
         record.revision
     }
-    async fn list(org: &Organisation, filter: &CentreFilter) -> Result<Value, OrgError> {
-        Ok(json!({ "items": org.list_centres(filter).await? }))
+    async fn list(org: &Organisation, filter: &CentreFilter) -> Result<CentreList, OrgError> {
+        Ok(CentreList {
+            items: org.list_centres(filter).await?,
+        })
     }
     async fn create(
         org: &Organisation,
@@ -152,6 +164,7 @@ impl Resource for Units {
     type Input = UnitInput;
     type Record = Unit;
     type Filter = UnitFilter;
+    type List = UnitPage;
 
     fn parse_id(text: &str) -> Result<UnitId, String> {
         UnitId::parse(text)
@@ -162,9 +175,8 @@ impl Resource for Units {
     fn revision(record: &Unit) -> i64 {
         record.revision
     }
-    async fn list(org: &Organisation, filter: &UnitFilter) -> Result<Value, OrgError> {
-        let page = org.list_units(filter).await?;
-        Ok(json!({ "items": page.items, "total": page.total }))
+    async fn list(org: &Organisation, filter: &UnitFilter) -> Result<UnitPage, OrgError> {
+        org.list_units(filter).await
     }
     async fn create(org: &Organisation, input: UnitInput, now: UnixMs) -> Result<Unit, OrgError> {
         org.create_unit(input, now).await
@@ -201,6 +213,7 @@ impl Resource for Enterprises {
     type Input = EnterpriseInput;
     type Record = Enterprise;
     type Filter = EnterpriseFilter;
+    type List = EnterprisePage;
 
     fn parse_id(text: &str) -> Result<LedgerId, String> {
         LedgerId::parse(text)
@@ -211,9 +224,11 @@ impl Resource for Enterprises {
     fn revision(record: &Enterprise) -> i64 {
         record.revision
     }
-    async fn list(org: &Organisation, filter: &EnterpriseFilter) -> Result<Value, OrgError> {
-        let page = org.list_enterprises(filter).await?;
-        Ok(json!({ "items": page.items, "total": page.total }))
+    async fn list(
+        org: &Organisation,
+        filter: &EnterpriseFilter,
+    ) -> Result<EnterprisePage, OrgError> {
+        org.list_enterprises(filter).await
     }
     async fn create(
         org: &Organisation,
@@ -249,27 +264,178 @@ impl Resource for Enterprises {
 }
 
 /// The organisation routes, nested under `/api/v1`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(routes::<Centres>())
-        .merge(routes::<Units>())
-        .merge(routes::<Enterprises>())
-        .route("/units/{id}/availability", put(set_availability))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(centres::router())
+        .merge(units::router())
+        .merge(enterprises::router())
+        .routes(routes!(set_availability))
 }
 
-fn routes<R: Resource>() -> Router<AppState> {
-    let base = format!("/{}", R::PATH);
-    Router::new()
-        .route(&base, get(list::<R>).post(create::<R>))
-        .route(
-            &format!("{base}/import"),
-            post(import::<R>).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
-        )
-        .route(
-            &format!("{base}/{{id}}"),
-            get(one::<R>).put(replace::<R>).delete(remove::<R>),
-        )
+/// Defines module `$module`: the documented routes of one [`Resource`] (OpenAPI needs one
+/// operation per concrete path, so each generic handler gets a thin wrapper here).
+macro_rules! resource_routes {
+    (
+        $module:ident, $resource:ident, tag = $tag:tt, name = $name:tt, one = $one:tt,
+        plural = $plural:tt,
+        base = $base:tt, item = $item:tt, import = $import:tt,
+        filter = $filter:ident, input = $input:ident, record = $record:ident, list = $list:ident
+    ) => {
+        mod $module {
+            use super::*;
+
+            #[utoipa::path(get, path = $base, operation_id = concat!("list_", $plural), tag = $tag,
+                params($filter),
+                responses(
+                    (status = 200, description = "The matching records", body = $list),
+                    (status = 400, description = "Unknown or malformed query parameter", body = ErrorBody),
+                    (status = 422, description = "Invalid filter", body = ErrorBody),
+                ))]
+            async fn list(
+                state: State<AppState>,
+                filter: Query<$filter>,
+            ) -> Result<Json<$list>, ApiError> {
+                super::list::<$resource>(state, filter).await
+            }
+
+            #[utoipa::path(post, path = $base, operation_id = concat!("create_", $one), tag = $tag,
+                request_body = $input,
+                responses(
+                    (status = 201, description = "Created; `Location` and `ETag` set", body = $record),
+                    (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
+                    (status = 409, description = "The id (or scope) is taken", body = ErrorBody),
+                    (status = 415, description = "Body not declared JSON", body = ErrorBody),
+                    (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+                ))]
+            async fn create(
+                state: State<AppState>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> Result<Response, ApiError> {
+                super::create::<$resource>(state, headers, body).await
+            }
+
+            #[utoipa::path(get, path = $item, operation_id = concat!("get_", $one), tag = $tag,
+                params(("id" = String, Path, description = $name)),
+                responses(
+                    (status = 200, description = "The record; `ETag` is its revision", body = $record),
+                    (status = 404, description = "No such record", body = ErrorBody),
+                ))]
+            async fn one(state: State<AppState>, id: Path<String>) -> Result<Response, ApiError> {
+                super::one::<$resource>(state, id).await
+            }
+
+            #[utoipa::path(put, path = $item, operation_id = concat!("replace_", $one), tag = $tag,
+                params(("id" = String, Path, description = $name),
+                    ("if-match" = Option<String>, Header, description = "The revision replaced, `\"<n>\"`")),
+                request_body = $input,
+                responses(
+                    (status = 200, description = "Replaced; `ETag` is the new revision", body = $record),
+                    (status = 404, description = "No such record", body = ErrorBody),
+                    (status = 412, description = "`If-Match` names another revision", body = ErrorBody),
+                    (status = 422, description = "Invalid values; each field named", body = ErrorBody),
+                ))]
+            async fn replace(
+                state: State<AppState>,
+                id: Path<String>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> Result<Response, ApiError> {
+                super::replace::<$resource>(state, id, headers, body).await
+            }
+
+            #[utoipa::path(delete, path = $item, operation_id = concat!("delete_", $one), tag = $tag,
+                params(("id" = String, Path, description = $name)),
+                responses(
+                    (status = 204, description = "Deleted"),
+                    (status = 404, description = "No such record", body = ErrorBody),
+                    (status = 409, description = "`in_use`: other records refer to it", body = ErrorBody),
+                ))]
+            async fn remove(
+                state: State<AppState>,
+                id: Path<String>,
+            ) -> Result<StatusCode, ApiError> {
+                super::remove::<$resource>(state, id).await
+            }
+
+            #[utoipa::path(post, path = $import, operation_id = concat!("import_", $plural), tag = $tag,
+                params(ImportQuery),
+                request_body = Vec<$input>,
+                responses(
+                    (status = 200, description = "What landed and each bad element", body = ImportReport),
+                    (status = 400, description = "Not UTF-8, or not a JSON array", body = ErrorBody),
+                    (status = 413, description = "Larger than 16 MiB"),
+                    (status = 415, description = "Body not declared JSON", body = ErrorBody),
+                ))]
+            async fn import(
+                state: State<AppState>,
+                query: Query<ImportQuery>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> Result<Json<ImportReport>, ApiError> {
+                super::import::<$resource>(state, query, headers, body).await
+            }
+
+            pub(super) fn router() -> OpenApiRouter<AppState> {
+                let (schemas, paths, import) = routes!(import);
+                OpenApiRouter::new()
+                    .routes(routes!(list, create))
+                    .routes((
+                        schemas,
+                        paths,
+                        import.layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+                    ))
+                    .routes(routes!(one, replace, remove))
+            }
+        }
+    };
 }
+
+resource_routes!(
+    centres,
+    Centres,
+    tag = "organisation",
+    name = "Command centre id",
+    one = "centre",
+    plural = "centres",
+    base = "/centres",
+    item = "/centres/{id}",
+    import = "/centres/import",
+    filter = CentreFilter,
+    input = CentreInput,
+    record = CommandCentre,
+    list = CentreList
+);
+resource_routes!(
+    units,
+    Units,
+    tag = "organisation",
+    name = "Unit id",
+    one = "unit",
+    plural = "units",
+    base = "/units",
+    item = "/units/{id}",
+    import = "/units/import",
+    filter = UnitFilter,
+    input = UnitInput,
+    record = Unit,
+    list = UnitPage
+);
+resource_routes!(
+    enterprises,
+    Enterprises,
+    tag = "organisation",
+    name = "Enterprise ledger id",
+    one = "enterprise",
+    plural = "enterprises",
+    base = "/enterprises",
+    item = "/enterprises/{id}",
+    import = "/enterprises/import",
+    filter = EnterpriseFilter,
+    input = EnterpriseInput,
+    record = Enterprise,
+    list = EnterprisePage
+);
 
 fn org(state: &AppState) -> Result<&Organisation, ApiError> {
     state
@@ -306,7 +472,7 @@ fn with_etag<R: Resource>(status: StatusCode, record: R::Record) -> Response {
 async fn list<R: Resource>(
     State(state): State<AppState>,
     Query(filter): Query<R::Filter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<R::List>, ApiError> {
     Ok(Json(R::list(org(&state)?, &filter).await?))
 }
 
@@ -349,9 +515,12 @@ async fn remove<R: Resource>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// How an import treats ids that exist.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
+    /// `create` (default: an existing id is an error for that element), `upsert` or `skip`.
     #[serde(default)]
     mode: Option<ImportMode>,
 }
@@ -369,13 +538,23 @@ async fn import<R: Resource>(
     Ok(Json(report))
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// A unit's new availability.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AvailabilityBody {
+    /// Available, dispatched, off duty, ...
     availability: Availability,
 }
 
-/// `PUT /api/v1/units/{id}/availability`.
+/// Set a unit's availability (the duty desk's board).
+#[utoipa::path(put, path = "/units/{id}/availability", operation_id = "set_unit_availability", tag = "organisation",
+    params(("id" = String, Path, description = "Unit id")),
+    request_body = AvailabilityBody,
+    responses(
+        (status = 200, description = "The unit; `ETag` is its new revision", body = Unit),
+        (status = 404, description = "No such unit", body = ErrorBody),
+        (status = 422, description = "Invalid value", body = ErrorBody),
+    ))]
 async fn set_availability(
     State(state): State<AppState>,
     Path(text): Path<String>,

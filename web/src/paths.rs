@@ -11,10 +11,11 @@ use watchpost_devices::streams::parse_path_name;
 use watchpost_media::hub::PathStats;
 use watchpost_media::webrtc::SessionInfo;
 
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// A path as `GET /api/v1/paths` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PathView {
     /// The hub's view, flattened.
     #[serde(flatten)]
@@ -25,7 +26,7 @@ pub(crate) struct PathView {
 }
 
 /// The inventory camera behind a `cam/<id>/…` path.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CameraOfPath {
     /// Camera id.
     id: String,
@@ -44,6 +45,8 @@ fn camera_of(state: &AppState, path: &str) -> Option<CameraOfPath> {
 /// `GET /api/v1/paths`: every path with its state, codecs, rates, readers, drops,
 /// reconnects and last error (credentials redacted), and for inventory cameras the
 /// camera's health.
+#[utoipa::path(get, path = "/paths", operation_id = "list_paths", tag = "streams",
+    responses((status = 200, description = "Every path", body = Vec<PathView>)))]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<PathView>>, ApiError> {
     let paths = state.hub.paths().await?;
     Ok(Json(
@@ -59,7 +62,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<PathV
 
 /// One path as `GET /api/v1/paths/{name}` reports it: the hub's statistics and the
 /// WebRTC sessions playing it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PathDetail {
     /// The hub's view (state, tracks, rates, `readers`, ...), flattened.
     #[serde(flatten)]
@@ -75,6 +78,13 @@ pub(crate) struct PathDetail {
 
 /// `GET /api/v1/paths/{name}`: one path (`name` may contain `/`, e.g. `gas-station/main`)
 /// with its WHEP sessions.
+#[utoipa::path(get, path = "/paths/{*name}", operation_id = "get_path", tag = "streams",
+    params(("name" = String, Path, description = "Path name; may contain `/` (`cam/c1/main`)")),
+    responses(
+        (status = 200, description = "The path and its WHEP sessions", body = PathDetail),
+        (status = 400, description = "Not a valid path name", body = ErrorBody),
+        (status = 404, description = "No such path", body = ErrorBody),
+    ))]
 pub(crate) async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,

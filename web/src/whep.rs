@@ -19,26 +19,24 @@
 //! (or not a fragment for PATCH) 415, malformed SDP or fragment 400, stale `If-Match` 412, no codec in common 406 (naming what the camera sends and what the
 //! offer accepts), source not ready after the start timeout 503.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchpost_config::WebRtcConfig;
 use watchpost_media::hub::HubError;
 use watchpost_media::webrtc::{PatchOutcome, WebRtcError, trickle};
 
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// The WHEP routes.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/whep/sessions/{id}",
-            delete(delete_session).patch(patch_session).options(options),
-        )
-        .route("/whep/{*path}", post(create).options(options))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(delete_session, patch_session, options_session))
+        .routes(routes!(create, options_path))
 }
 
 const SDP: &str = "application/sdp";
@@ -72,6 +70,22 @@ fn ice_server_links(config: &WebRtcConfig) -> Vec<HeaderValue> {
         }
     }
     out
+}
+
+/// CORS preflight of a WHEP endpoint, with the configured ICE servers as `Link` headers.
+#[utoipa::path(options, path = "/whep/{*path}", operation_id = "whep_options", tag = "whep",
+    params(("path" = String, Path, description = "Hub path; may contain `/`")),
+    responses((status = 204, description = "CORS headers and one `Link: <url>; rel=\"ice-server\"` per STUN/TURN server")))]
+async fn options_path(state: State<AppState>) -> Response {
+    options(state).await
+}
+
+/// CORS preflight of a WHEP session.
+#[utoipa::path(options, path = "/whep/sessions/{id}", operation_id = "whep_session_options", tag = "whep",
+    params(("id" = String, Path, description = "WHEP session id")),
+    responses((status = 204, description = "CORS headers and the ICE servers' `Link` headers")))]
+async fn options_session(state: State<AppState>) -> Response {
+    options(state).await
 }
 
 async fn options(State(state): State<AppState>) -> Response {
@@ -117,6 +131,8 @@ fn whep_error(err: WebRtcError) -> ApiError {
 
 /// `GET /api/v1/webrtc/sessions`: every WHEP session with its path, state, age and stats
 /// (frame counters, RTP packets/bytes sent, NACK/PLI/FIR received, loss, jitter, RTT).
+#[utoipa::path(get, path = "/webrtc/sessions", operation_id = "list_webrtc_sessions", tag = "whep",
+    responses((status = 200, description = "Every WHEP session", body = Vec<watchpost_media::webrtc::SessionInfo>)))]
 pub(crate) async fn sessions(
     State(state): State<AppState>,
 ) -> axum::Json<Vec<watchpost_media::webrtc::SessionInfo>> {
@@ -129,7 +145,20 @@ pub(crate) async fn sessions(
     )
 }
 
-/// `POST /whep/{path}`: an SDP offer in, `201` with the answer out.
+/// Play a hub path: an SDP offer in, `201` with the complete SDP answer out (all host
+/// candidates, UDP and ICE-TCP; the server never trickles).
+#[utoipa::path(post, path = "/whep/{*path}", operation_id = "whep_offer", tag = "whep",
+    params(("path" = String, Path, description = "Hub path; may contain `/` (`cam/c1/sub`)")),
+    request_body(content = String, content_type = "application/sdp", description = "The SDP offer"),
+    responses(
+        (status = 201, description = "The SDP answer; `Location: /whep/sessions/{id}`, `ETag` of the ICE session, `Link` ICE servers",
+            content_type = "application/sdp", body = String),
+        (status = 400, description = "Malformed SDP or invalid path", body = ErrorBody),
+        (status = 404, description = "No such path", body = ErrorBody),
+        (status = 406, description = "No codec in common (names what the camera sends)", body = ErrorBody),
+        (status = 415, description = "Not `application/sdp`", body = ErrorBody),
+        (status = 503, description = "The camera did not start in time, or WebRTC is not running", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     Path(path): Path<String>,
@@ -194,7 +223,13 @@ fn insert_etag(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `DELETE /whep/sessions/{id}`: ends the session.
+/// End a session; its hub reader detaches.
+#[utoipa::path(delete, path = "/whep/sessions/{id}", operation_id = "whep_delete_session", tag = "whep",
+    params(("id" = String, Path, description = "WHEP session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No such session", body = ErrorBody),
+    ))]
 async fn delete_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -211,8 +246,21 @@ async fn delete_session(
     Ok(response)
 }
 
-/// `PATCH /whep/sessions/{id}`: trickle ICE (`204`) or ICE restart (`200` with our
-/// fragment).
+/// Trickle ICE (`204`) or ICE restart (`200` with our new credentials and candidates).
+#[utoipa::path(patch, path = "/whep/sessions/{id}", operation_id = "whep_patch_session", tag = "whep",
+    params(("id" = String, Path, description = "WHEP session id"),
+        ("if-match" = Option<String>, Header, description = "The ICE session's entity tag, or `*`")),
+    request_body(content = String, content_type = "application/trickle-ice-sdpfrag",
+        description = "An SDP fragment (RFC 8840)"),
+    responses(
+        (status = 200, description = "ICE restarted; our fragment and the new `ETag`",
+            content_type = "application/trickle-ice-sdpfrag", body = String),
+        (status = 204, description = "Candidates added"),
+        (status = 400, description = "Malformed fragment", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 412, description = "`If-Match` names another ICE session", body = ErrorBody),
+        (status = 415, description = "Not a trickle-ICE fragment", body = ErrorBody),
+    ))]
 async fn patch_session(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -11,6 +11,9 @@ use watchpost_config::{CameraConfig, Config, RtspTransport, Secret, SecretUrl};
 use watchpost_media::hub::{Hub, HubConfig};
 use watchpost_web::{AppState, app};
 
+#[path = "api/openapi.rs"]
+mod openapi;
+
 async fn state(name: &str) -> AppState {
     let dir = std::env::temp_dir().join(format!("watchpost-web-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -13,6 +13,9 @@
 //!   and the load client pinned to one CPU each; writes `<target>/bench/results.json` and
 //!   `results.md` (see `bench.rs`).
 //!
+//! - `cargo xtask openapi`: rewrites `docs/openapi.json`, the committed OpenAPI document,
+//!   from the code (a test fails while it is stale).
+//!
 //! Only the standard library is used, so this builds in seconds on a fresh machine.
 
 use std::env;
@@ -39,13 +42,15 @@ fn main() -> ExitCode {
             .and_then(|()| players::ensure_browser_driver()),
         Some("with-postgres") => with_postgres(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("openapi") => openapi(),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask demo [--data-dir DIR] [--listen ADDR]\n  \
                  cargo xtask test [--no-install] [-- NEXTEST_ARGS]\n  \
                  cargo xtask install   (system packages for the demo and the tests, and the Python test players)\n  \
                  cargo xtask with-postgres -- CMD ARGS   (run CMD with WATCHPOST_TEST_POSTGRES_URL set)\n  \
-                 cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]   (benchmarks → target/bench/)"
+                 cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]   (benchmarks → target/bench/)\n  \
+                 cargo xtask openapi   (rewrite docs/openapi.json from the code)"
             );
             return ExitCode::from(2);
         }
@@ -71,6 +76,31 @@ fn root() -> PathBuf {
 
 fn target_dir() -> PathBuf {
     env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// `cargo xtask openapi`: `watchpost openapi` into `docs/openapi.json`.
+fn openapi() -> Result {
+    let out = cargo()
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "watchpost-web",
+            "--bin",
+            "watchpost",
+            "--",
+            "openapi",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("watchpost openapi failed: {}", out.status));
+    }
+    let path = root().join("docs/openapi.json");
+    std::fs::write(&path, &out.stdout).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
 }
 
 fn cargo() -> Command {

@@ -50,7 +50,19 @@ pub const PER_LEVEL_MS: i64 = 7_200_000;
 
 /// An authority a statutory report goes to, ordered upward (`County < Prefecture <
 /// Province < National`). Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorityLevel {
     /// The county-level regulator (县级) where the accident happened; the unit reports here.
@@ -108,7 +120,7 @@ impl fmt::Display for AuthorityLevel {
 
 /// One required report, as stored: where it goes, since when it is required, and when it
 /// was made. Its deadline depends on the step below, see [`ReportChain::clocks`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportStep {
     /// The level the report goes to.
@@ -121,7 +133,7 @@ pub struct ReportStep {
 }
 
 /// Where a report stands at some moment. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
     /// Owed, deadline not passed (`now <= due_at`).
@@ -135,7 +147,7 @@ pub enum ReportStatus {
 }
 
 /// A report's clock at a given `now`: what the API shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportClock {
     /// The level the report goes to.
     pub to: AuthorityLevel,
@@ -156,7 +168,7 @@ pub struct ReportClock {
 
 /// The statutory reports an incident owes, from the county up to the level its grade
 /// requires (see the module documentation). Only grows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "ReportChainRecord")]
 pub struct ReportChain {
     started_at: UnixMs,
@@ -164,7 +176,7 @@ pub struct ReportChain {
 }
 
 /// A [`ReportChain`] as stored, checked when turned into one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportChainRecord {
     /// When the clock started (the occurrence time), Unix ms.

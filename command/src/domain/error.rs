@@ -13,7 +13,7 @@ use super::task::TaskState;
 /// One invalid field: its path in the input (`figures.deaths`, `location.position.lon`,
 /// `summary`) and why, in words an operator can act on. The reason may quote the rejected
 /// value (numbers, at most the first 40 characters of text).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Field path, dot-separated from the command's or record's top level.
     pub field: String,

@@ -47,7 +47,19 @@ pub const MAX_LOSS_YUAN: i64 = 1_000_000_000_000;
 /// (`General < Larger < Major < EspeciallySerious`).
 ///
 /// Serialized as `general`, `larger`, `major`, `especially_serious`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccidentGrade {
     /// 一般事故: below every threshold of [`Larger`](Self::Larger).
@@ -61,7 +73,7 @@ pub enum AccidentGrade {
 }
 
 /// The lower bounds of one grade: reaching any one of them (`>=`) gives at least that grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Thresholds {
     /// Deaths including missing persons.
     pub deaths: i64,
@@ -158,7 +170,7 @@ impl fmt::Display for AccidentGrade {
 }
 
 /// Which figure decided an accident grade. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
     /// Deaths including missing persons.
@@ -172,7 +184,7 @@ pub enum Criterion {
 }
 
 /// A computed grade and the criterion that decided it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Grading {
     /// The grade.
     pub grade: AccidentGrade,
@@ -186,7 +198,9 @@ pub struct Grading {
 ///
 /// The fields are plain `i64` so that any number a client sends reaches
 /// [`validate`](Self::validate), which names the field of an impossible value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct Figures {
     /// Confirmed deaths (persons).
@@ -258,7 +272,19 @@ impl Figures {
 
 /// Early-warning level (预警级别), set by the command centre, ordered from the lowest
 /// (`Blue`) to the highest (`Red`). Independent of the accident grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningLevel {
     /// 蓝色: level IV warning, the lowest.
@@ -286,7 +312,19 @@ impl fmt::Display for WarningLevel {
 /// lowest (`Level4`, IV) to the highest (`Level1`, I). Independent of the accident grade.
 ///
 /// Serialized as the Roman numeral in lowercase: `iv`, `iii`, `ii`, `i`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum ResponseLevel {
     /// Ⅳ级响应, the lowest.
     #[serde(rename = "iv")]

@@ -15,6 +15,17 @@ pub(crate) fn valid_id(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
+/// The OpenAPI schema of an id type: a string following [`ID_RULE`].
+pub(crate) fn id_schema(what: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some(format!("The {what}: {ID_RULE}.")))
+        .pattern(Some(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"))
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .into()
+}
+
 /// Defines an id type `$name` (`$what` in its parse error) following [`ID_RULE`]: the
 /// domain's ids and the organisation's (`org::CentreId`, `org::LedgerId`).
 macro_rules! id_type {
@@ -61,6 +72,14 @@ macro_rules! id_type {
                 $name::parse(s)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::domain::id_schema($what)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -56,7 +56,19 @@ const MAX_TEXT: usize = 4000;
 const EARLIEST: UnixMs = 946_684_800_000;
 
 /// What kind of incident. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentType {
     /// Fire (火灾).
@@ -91,7 +103,19 @@ impl fmt::Display for IncidentType {
 
 /// An incident's lifecycle state (see the module documentation), in lifecycle order.
 /// Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentState {
     /// Recorded, response not started.
@@ -136,7 +160,7 @@ impl fmt::Display for IncidentState {
 
 /// A WGS-84 position in decimal degrees: `lon` in -180..=180 (east positive), `lat` in
 /// -90..=90 (north positive), both finite.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     /// Longitude, degrees.
@@ -147,7 +171,7 @@ pub struct Position {
 
 /// Where an incident is: an address and/or a position (at least one), and the
 /// administrative division responsible (may be unknown at intake).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Location {
     /// Address or description of the place (1 to 500 characters).
@@ -192,7 +216,7 @@ impl Location {
 }
 
 /// What an operator (or an intake channel) gives to open an incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIncident {
     /// Short title (1 to 200 characters).
@@ -225,7 +249,7 @@ pub struct NewIncident {
 
 /// A request to change an incident. Serialized with a `command` tag in snake_case, e.g.
 /// `{"command": "update_figures", "figures": {"deaths": 3}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IncidentCommand {
     /// `new` or `monitoring` → `active`.
@@ -290,7 +314,7 @@ pub enum IncidentCommand {
 
 /// Something that happened to an incident, for the timeline. Serialized with an `event`
 /// tag in snake_case. Every event returned by one call happened at that call's time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum IncidentEvent {
     /// The incident was opened.
@@ -412,7 +436,7 @@ pub enum IncidentEvent {
 /// updated_at`.
 ///
 /// Serializes to the [`IncidentRecord`] fields plus `grading` (derived, ignored on input).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "IncidentRecord")]
 pub struct Incident {
     id: IncidentId,
@@ -436,7 +460,7 @@ pub struct Incident {
 
 /// An incident as stored, checked when turned into an [`Incident`] (`TryFrom`). Field
 /// meanings as in [`Incident`]'s getters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentRecord {
     /// Id.

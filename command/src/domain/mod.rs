@@ -62,7 +62,7 @@ pub use grade::{
     Thresholds, WarningLevel,
 };
 pub use id::{ID_RULE, IncidentId, ReportId, TaskId, UnitId};
-pub(crate) use id::{id_type, valid_id};
+pub(crate) use id::{id_schema, id_type, valid_id};
 pub use incident::{
     Incident, IncidentCommand, IncidentEvent, IncidentRecord, IncidentState, IncidentType,
     Location, NewIncident, Position,

@@ -39,7 +39,19 @@ const MAX_INSTRUCTIONS: usize = 2000;
 
 /// A task's lifecycle state, in lifecycle order (`Notified < … < Released`). Serialized in
 /// snake_case (`en_route`, `on_scene`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// The unit was told (initial state).
@@ -101,7 +113,7 @@ impl fmt::Display for TaskState {
 }
 
 /// One entry into a state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskTransition {
     /// The state entered.
@@ -116,7 +128,7 @@ pub struct TaskTransition {
 /// Invariants: the transitions start with `notified`, each follows the previous one by a
 /// legal step, and their times never decrease. Serializes to the [`TaskRecord`] fields
 /// plus `state` (derived, ignored on input).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "TaskRecord")]
 pub struct Task {
     id: TaskId,
@@ -128,7 +140,7 @@ pub struct Task {
 }
 
 /// A task as stored, checked when turned into a [`Task`] (`TryFrom`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRecord {
     /// Id.

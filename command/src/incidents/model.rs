@@ -34,7 +34,7 @@ pub const MAX_LIMIT: u32 = 1000;
 /// A stored value and its revision: 1 when created, +1 per accepted change. The revision
 /// is the optimistic-concurrency token (`ETag`) of the store's `expected_revision`
 /// arguments. Serializes as the value's fields plus `revision`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Stored<T> {
     /// The value.
     #[serde(flatten)]
@@ -44,7 +44,7 @@ pub struct Stored<T> {
 }
 
 /// How a report reached the command centre. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportChannel {
     /// A phone call taken by the duty officer (the intake form).
@@ -79,7 +79,7 @@ impl fmt::Display for ReportChannel {
 }
 
 /// What an intake channel tells: the content of one report. Never changes once recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     /// The channel.
@@ -190,7 +190,7 @@ impl NewReport {
 
 /// A recorded intake report: its content, who recorded it, and the incident it is linked
 /// to (zero or one; set once). Serializes as the [`NewReport`] fields plus the others.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IntakeReport {
     /// Id (`rep-N`).
     pub id: ReportId,
@@ -240,7 +240,7 @@ impl IntakeReport {
 /// form only, [`CAMERA_NAME_RULE`]). Serialized with a `kind` tag in snake_case, e.g.
 /// `{"kind": "camera", "camera_id": "gas-01"}`. Notes are not evidence: they are the
 /// incident command `add_note`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Evidence {
     /// A camera attached to the incident (the site's own, or one nearby).
@@ -333,7 +333,7 @@ impl Evidence {
 
 /// What a timeline entry records. Serialized in snake_case; the first fourteen are the
 /// incident's events ([`crate::domain::IncidentEvent`], same names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineKind {
     /// The incident was opened.
@@ -414,7 +414,7 @@ impl fmt::Display for TimelineKind {
 
 /// One timeline entry. Entries are only ever appended: no function changes or removes
 /// one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Position in the database's timeline: unique, increasing in commit order across
     /// all incidents (a reader that saw entry `n` finds every later one with `after=n`).
@@ -438,7 +438,8 @@ pub struct TimelineEntry {
 /// Which incidents [`IncidentStore::list`](super::IncidentStore::list) returns. Every set
 /// field must match (AND); unset fields match everything. Deserializes from a query
 /// string (`?state=active&district=North&limit=50`); unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct IncidentFilter {
     /// Lifecycle state.
@@ -490,7 +491,7 @@ impl IncidentFilter {
 }
 
 /// One page of [`IncidentStore::list`](super::IncidentStore::list).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentPage {
     /// The incidents of this page, most recently opened first (ties by id, descending).
     pub items: Vec<Stored<crate::domain::Incident>>,
@@ -500,7 +501,8 @@ pub struct IncidentPage {
 
 /// Which reports [`IncidentStore::reports`](super::IncidentStore::reports) returns; as
 /// [`IncidentFilter`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportFilter {
     /// Linked to this incident.
@@ -537,7 +539,7 @@ impl ReportFilter {
 }
 
 /// One page of [`IncidentStore::reports`](super::IncidentStore::reports).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReportPage {
     /// The reports of this page, oldest received first (ties by id).
     pub items: Vec<IntakeReport>,

@@ -115,6 +115,21 @@ impl CreditCode {
     }
 }
 
+impl utoipa::PartialSchema for CreditCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "Unified social credit code (GB 32100-2015): 18 characters, the last a check \
+                 character; lower case letters are accepted and stored upper case.",
+            ))
+            .pattern(Some("^[0-9A-HJ-NP-RT-UW-Ya-hj-np-rt-uw-y]{18}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CreditCode {}
+
 impl fmt::Display for CreditCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -12,7 +12,7 @@ use super::{Entity, FieldError, OrgError};
 use crate::import::{decode_element, json_array};
 
 /// What an import does with a row whose id exists already.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// The row is an error ("already exists"); the stored record is untouched.
@@ -40,7 +40,7 @@ pub use crate::import::RowError;
 
 /// What an import did: the ids created, replaced and skipped (in file order), and every
 /// row error, in line order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Records created.
     pub created: Vec<String>,

@@ -84,7 +84,7 @@ macro_rules! vocabulary {
         }
     ) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
         }
@@ -238,7 +238,7 @@ vocabulary!(
 
 /// The administrative division responsible for an enterprise (the same shape as the
 /// camera inventory's division).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Division {
     /// District (required, 1 to 128 characters), e.g. `Chaoyang`.
@@ -389,7 +389,7 @@ impl Check {
 /// Required: `id` (on create), `name`, `level`; `district` for district and street
 /// centres, `street` for street centres; `parent_id` for all but the city centre (see
 /// [`CentreLevel`]). A city centre has no district, street or parent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CentreInput {
     /// The id ([`CentreId`]). Required on create; on update absent or the same.
@@ -520,7 +520,7 @@ impl CentreInput {
 }
 
 /// A command centre as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommandCentre {
     /// Id.
     pub id: CentreId,
@@ -572,7 +572,7 @@ impl From<&CommandCentre> for CentreInput {
 /// see [`super::Organisation::set_availability`]). `members` only for rescue teams (1 to
 /// 100 000), `plate` only for vehicles; `skills` at most 32 of 1 to 64 characters,
 /// duplicates dropped.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UnitInput {
     /// The id ([`UnitId`], the id dispatch tasks name). Required on create; on update
@@ -678,7 +678,7 @@ impl UnitInput {
 }
 
 /// A unit as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unit {
     /// Id.
     pub id: UnitId,
@@ -732,7 +732,7 @@ impl From<&Unit> for UnitInput {
 // Enterprises
 
 /// A hazard source as a client sends it (inside [`EnterpriseInput`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HazardSourceInput {
     /// Id within the enterprise ([`ID_RULE`]), e.g. `T1`; incidents name the hazard
@@ -753,7 +753,7 @@ pub struct HazardSourceInput {
 }
 
 /// A contact as a client sends it (inside [`EnterpriseInput`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContactInput {
     /// Name (1 to 200 characters).
@@ -770,7 +770,7 @@ pub struct ContactInput {
 /// [`CreditCode`]), `category`, `address`, `division.district`. Hazard sources (at most
 /// 200) and contacts (at most 50) are written with the enterprise and replace the stored
 /// ones on update.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnterpriseInput {
     /// The ledger id ([`LedgerId`]). Required on create; on update absent or the same.
@@ -794,7 +794,7 @@ pub struct EnterpriseInput {
 }
 
 /// One hazard source of an enterprise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HazardSource {
     /// Id within the enterprise.
     pub id: String,
@@ -813,7 +813,7 @@ pub struct HazardSource {
 }
 
 /// One contact person of an enterprise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     /// Name.
     pub name: String,
@@ -988,7 +988,7 @@ impl EnterpriseInput {
 }
 
 /// An enterprise as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Enterprise {
     /// Ledger id.
     pub ledger_id: LedgerId,

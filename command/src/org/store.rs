@@ -60,7 +60,8 @@ const CENTRE_ORDER: &str =
 
 /// Which command centres [`Organisation::list_centres`] returns; every set field must
 /// match. Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct CentreFilter {
     /// Level.
@@ -73,7 +74,8 @@ pub struct CentreFilter {
 
 /// Which units [`Organisation::list_units`] returns; every set field must match.
 /// Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct UnitFilter {
     /// Units of this centre.
@@ -94,7 +96,7 @@ pub struct UnitFilter {
 }
 
 /// One page of [`Organisation::list_units`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnitPage {
     /// The units of this page, ordered by id.
     pub items: Vec<Unit>,
@@ -104,7 +106,8 @@ pub struct UnitPage {
 
 /// Which enterprises [`Organisation::list_enterprises`] returns; every set field must
 /// match. Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnterpriseFilter {
     /// District, exact.
@@ -127,7 +130,7 @@ pub struct EnterpriseFilter {
 }
 
 /// One page of [`Organisation::list_enterprises`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnterprisePage {
     /// The enterprises of this page, ordered by ledger id, with their hazard sources and
     /// contacts.

@@ -16,7 +16,7 @@ use super::model::{
 };
 
 /// Where an [`ImportRow`] came from; decides how its errors name fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportFormat {
     /// CSV: fields are column names.
@@ -26,7 +26,8 @@ pub enum ImportFormat {
 }
 
 /// What an import does with a row whose id exists.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CameraImportMode)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportMode {
     /// The row is an error ("already exists"); the stored camera is untouched.
@@ -52,7 +53,8 @@ pub use watchpost_command::import::RowError;
 
 /// What an import did: the cameras created and updated, and every row error, in line
 /// order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CameraImportReport)]
 pub struct ImportReport {
     /// Cameras created, in file order.
     pub created: Vec<CameraId>,

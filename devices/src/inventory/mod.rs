@@ -76,7 +76,7 @@ pub use import::{
 };
 pub use model::{
     CAMERA_ID_RULE, Camera, CameraId, CameraInput, Credentials, CredentialsChange, Division,
-    FieldError, Position, SiteCategory, ValidCamera,
+    FieldError, Position, SiteCategory, TransportName, ValidCamera,
 };
 pub use store::{CameraFilter, CameraPage, DEFAULT_LIMIT, Inventory, MAX_LIMIT};
 pub use watchpost_config::RtspTransport;

@@ -34,7 +34,7 @@ const QUOTE_MAX: usize = 40;
 /// Generated as `c` + 12 lowercase hex digits (48 random bits) when a camera is created
 /// without one. It never changes: it is the key of other modules' references and the
 /// associated data of the camera's sealed credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct CameraId(String);
 
@@ -116,7 +116,19 @@ impl<'de> Deserialize<'de> for CameraId {
 
 /// What kind of high-risk site a camera watches. Serialized in snake_case
 /// (`gas_station`, …, `other`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteCategory {
     /// `gas_station`
@@ -191,7 +203,8 @@ impl FromStr for SiteCategory {
 
 /// A WGS-84 position in decimal degrees: `lon` in -180..=180 (east positive), `lat` in
 /// -90..=90 (north positive). Both finite.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CameraPosition)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     /// Longitude, degrees.
@@ -201,7 +214,8 @@ pub struct Position {
 }
 
 /// The administrative division responsible for a camera's site.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CameraDivision)]
 #[serde(default, deny_unknown_fields)]
 pub struct Division {
     /// District (required, 1 to 128 characters).
@@ -215,12 +229,13 @@ pub struct Division {
 /// `Debug` shows the user name and `[redacted]` for the password; there is no
 /// `Serialize`: credentials leave the inventory only through
 /// [`super::Inventory::credentials`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// User name (1 to 128 characters).
     pub username: String,
     /// Password (may be empty, at most 256 bytes).
+    #[schema(value_type = String, format = Password)]
     pub password: Secret,
 }
 
@@ -259,7 +274,7 @@ impl CredentialsChange {
 /// Required: `name`, `category`, `division.district`, and `onvif_url` or `main_url`.
 /// Defaults: `transport` `"tcp"`, `enabled` `true`, no tags, credentials kept.
 /// `Debug` redacts the password and any password in the URLs.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraInput {
     /// The id; generated on create when absent. On update, absent or equal to the id
@@ -282,15 +297,19 @@ pub struct CameraInput {
     /// Firmware version.
     pub firmware: Option<String>,
     /// The ONVIF device service, `http://host[:port]/onvif/device_service`.
+    #[schema(value_type = Option<String>)]
     pub onvif_url: Option<SecretUrl>,
     /// Main stream, `rtsp://`, without user name or password.
+    #[schema(value_type = Option<String>)]
     pub main_url: Option<SecretUrl>,
     /// Sub stream, `rtsp://`; needs `main_url`.
+    #[schema(value_type = Option<String>)]
     pub sub_url: Option<SecretUrl>,
     /// `"tcp"` (default) or `"udp"`.
     pub transport: Option<String>,
     /// What to do with the stored credentials (see [`CredentialsChange`]).
     #[serde(deserialize_with = "CredentialsChange::deserialize_present")]
+    #[schema(value_type = Option<Credentials>, default)]
     pub credentials: CredentialsChange,
     /// Free labels (each 1 to 64 characters, no `;`; at most 32; duplicates dropped).
     pub tags: Vec<String>,
@@ -335,8 +354,20 @@ pub struct ValidCamera {
     pub enabled: bool,
 }
 
+/// How RTP travels from a camera, as the API names it (the OpenAPI face of
+/// [`RtspTransport`], which lives in the config crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RtspTransport)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportName {
+    /// Interleaved in the RTSP TCP connection.
+    Tcp,
+    /// RTP/RTCP over UDP.
+    Udp,
+}
+
 /// A camera as the inventory stores and the API returns it. Never holds credentials.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Camera {
     /// Id.
     pub id: CameraId,
@@ -363,6 +394,7 @@ pub struct Camera {
     /// Sub stream URL (never with credentials).
     pub sub_url: Option<String>,
     /// RTP transport.
+    #[schema(value_type = TransportName)]
     pub transport: RtspTransport,
     /// Whether credentials are stored (they are never shown).
     pub credentials_set: bool,
@@ -405,7 +437,8 @@ impl From<&Camera> for CameraInput {
 /// One invalid field: its path in the input (`name`, `position.lon`, `credentials.password`,
 /// `tags[2]`) and why. The reason may quote the rejected value, except for URLs, user
 /// names and passwords, which it never quotes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CameraFieldError)]
 pub struct FieldError {
     /// Field path.
     pub field: String,

@@ -53,7 +53,8 @@ const SELECT: &str = "SELECT id, name, category, enterprise_id, district, street
 /// Which cameras [`Inventory::list`] returns. Every set field must match (AND); unset
 /// fields match everything. Deserializes from a query string
 /// (`?district=North&tag=night&limit=50`); unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraFilter {
     /// District, exact.
@@ -128,7 +129,7 @@ fn bounding_box(filter: &CameraFilter) -> Result<Option<[f64; 4]>, InventoryErro
 }
 
 /// One page of [`Inventory::list`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraPage {
     /// The cameras of this page, ordered by id.
     pub items: Vec<Camera>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::frame::{MediaKind, Track};
 
 /// A snapshot of one path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PathStats {
     /// Path name.
     pub name: String,
@@ -73,7 +73,7 @@ pub struct PathStats {
 }
 
 /// A connection error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorStats {
     /// The class of error.
     pub kind: &'static str,
@@ -84,7 +84,8 @@ pub struct ErrorStats {
 }
 
 /// One track's codec and format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = PathTrackStats)]
 pub struct TrackStats {
     /// `video` or `audio`.
     pub kind: MediaKind,

@@ -64,7 +64,7 @@ pub use negotiate::NegotiationError;
 pub use session::{PatchOutcome, SessionState, SessionStats, TrackStats, Transport};
 
 /// Names one session; random, 22 characters of `[A-Za-z0-9]`, safe in a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct SessionId(String);
 
@@ -125,7 +125,7 @@ pub enum WebRtcError {
 }
 
 /// One session as the API reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// Its id.
     pub id: SessionId,

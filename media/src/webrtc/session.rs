@@ -60,7 +60,7 @@ const GOP_MAX_BYTES: usize = 2 * 1024 * 1024;
 pub const MIN_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How a datagram travels between the viewer and us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// The shared UDP socket.
@@ -121,7 +121,7 @@ pub struct SessionSetup {
 }
 
 /// Where a session is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionState {
     /// Answer sent; waiting for ICE and DTLS.
@@ -152,7 +152,7 @@ pub enum CloseReason {
 
 /// Counters of one session: ours, and str0m's RTP/RTCP statistics (refreshed every
 /// second from `Event::MediaEgressStats` and `Event::PeerStats`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SessionStats {
     /// Video frames handed to str0m.
     pub video_frames: u64,
@@ -185,7 +185,8 @@ pub struct SessionStats {
     pub datagrams_in: u64,
     /// The transport of the selected candidate pair (`udp` or `tcp`), once connected.
     pub transport: Option<Transport>,
-    /// The viewer's address on the selected candidate pair.
+    /// The viewer's address on the selected candidate pair (`address:port`).
+    #[schema(value_type = Option<String>)]
     pub remote_address: Option<SocketAddr>,
     /// ICE restarts the viewer asked for (WHEP `PATCH` with new credentials).
     pub ice_restarts: u64,
@@ -216,7 +217,8 @@ pub struct SessionStats {
 }
 
 /// RTP/RTCP statistics of one sent track.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = SessionTrackStats)]
 pub struct TrackStats {
     /// `video` or `audio`.
     pub kind: &'static str,
