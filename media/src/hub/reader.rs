@@ -212,6 +212,12 @@ impl Reader {
         self.slot.as_ref()?.pop().ok().flatten()
     }
 
+    /// Whether the path is removed or the hub shut down, even while events are still
+    /// queued (which [`Self::next`] hands out before its `None`). Never waits.
+    pub fn is_closed(&self) -> bool {
+        self.slot.as_ref().is_none_or(|s| s.lock().closed)
+    }
+
     /// Frames this reader has missed because it fell behind.
     pub fn drops(&self) -> u64 {
         self.slot.as_ref().map_or(0, |s| s.drops())

@@ -33,12 +33,21 @@
 //!
 //! Lifecycle: a session ends on `DELETE`, when ICE does not complete within
 //! [`session::CONNECT_TIMEOUT`], when its connected viewer stays silent for
-//! `webrtc.disconnect_timeout` (no RTCP, no consent check, no PATCH: it vanished), or when
-//! its path closes. ICE going `disconnected` does not end it: the viewer has the disconnect
-//! timeout to come back by itself or with an ICE restart. However it ends, its task removes its routes and registry entry and drops its
+//! `webrtc.disconnect_timeout` (no RTCP, no consent check, no PATCH: it vanished), when the
+//! viewer closes the connection (DTLS `close_notify`), when its path closes, or at
+//! [`WebRtc::shutdown`] ([`EndReason`] names each). ICE going `disconnected` does not end
+//! it: the viewer has the disconnect timeout to come back by itself or with an ICE restart.
+//! However it ends, its task removes its routes and registry entry and drops its
 //! hub reader, so the path can linger-close. [`WebRtc::sessions`] reports each session's
 //! state, age and stats: our frame counters plus str0m's per-track RTCP statistics
 //! (packets/bytes sent, NACK/PLI/FIR received, loss, jitter, RTT).
+//!
+//! Lifecycle events: a [`WebRtc`] started with [`WebRtc::start_with_events`] reports every
+//! session it creates ([`SessionEvent::Started`]) and, exactly once, how and when each of
+//! them ended ([`SessionEvent::Ended`] with an [`EndReason`]) — for the audit record of who
+//! watched what, when. The queue is bounded ([`SESSION_EVENT_QUEUE`]) and never makes a
+//! session wait: an event that finds it full is dropped and counted
+//! ([`WebRtc::dropped_session_events`]).
 //!
 //! TURN: we are a public-facing host (the advertised addresses); viewers that need a relay
 //! use the TURN servers handed to them (`webrtc.ice_servers`, WHEP `Link` headers), and
@@ -55,8 +64,10 @@ pub mod udp;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::hub::{HubError, HubHandle};
 pub use mux::Patched;
@@ -150,6 +161,133 @@ pub struct Created {
     pub etag: String,
 }
 
+/// How many [`SessionEvent`]s the queue of [`WebRtc::start_with_events`] holds before
+/// further events are dropped (and counted in [`WebRtc::dropped_session_events`]). Every
+/// session makes two; a consumer that stalls (its database is down) has this many events
+/// of slack, at a few hundred bytes each, before it loses any.
+pub const SESSION_EVENT_QUEUE: usize = 65_536;
+
+/// Why a session ended, as far as the session itself can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Ended on request: [`WebRtc::close_session`] (the viewer's WHEP `DELETE`).
+    Requested,
+    /// ICE and DTLS did not complete within [`session::CONNECT_TIMEOUT`] of the answer:
+    /// the viewer never connected (blocked UDP, it gave up, the answer never reached it).
+    ConnectTimeout,
+    /// The connected viewer sent nothing (no RTCP, no ICE consent check, no `PATCH`) for
+    /// `webrtc.disconnect_timeout`: it vanished without a `DELETE` (tab closed, network
+    /// gone).
+    DisconnectTimeout,
+    /// The connection was closed under the session: the viewer closed it (DTLS
+    /// `close_notify`, e.g. `RTCPeerConnection.close()`), or str0m dropped it (its DTLS
+    /// fingerprint did not match the offer's).
+    PeerClosed,
+    /// The hub closed the path the session played: the path was removed (camera deleted
+    /// or disabled), or the hub shut down. A camera that is merely down does not end
+    /// sessions: they stay attached through its retries.
+    PathClosed,
+    /// [`WebRtc::shutdown`].
+    Shutdown,
+    /// Something failed: str0m reported an error, or the session's task ended abnormally
+    /// (a panic; the runtime dropping it). The text says what, for the log.
+    Error(String),
+}
+
+impl EndReason {
+    /// A stable name for storage and logs: `requested`, `connect_timeout`,
+    /// `disconnect_timeout`, `peer_closed`, `path_closed`, `shutdown` or `error` (the
+    /// same names the `Serialize` form uses).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EndReason::Requested => "requested",
+            EndReason::ConnectTimeout => "connect_timeout",
+            EndReason::DisconnectTimeout => "disconnect_timeout",
+            EndReason::PeerClosed => "peer_closed",
+            EndReason::PathClosed => "path_closed",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Error(_) => "error",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Error(text) => write!(f, "error: {text}"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+impl From<session::CloseReason> for EndReason {
+    fn from(reason: session::CloseReason) -> EndReason {
+        use session::CloseReason;
+        match reason {
+            CloseReason::PeerClosed => EndReason::PeerClosed,
+            CloseReason::ConnectTimeout => EndReason::ConnectTimeout,
+            CloseReason::PeerSilent => EndReason::DisconnectTimeout,
+            CloseReason::PathClosed => EndReason::PathClosed,
+            CloseReason::Requested => EndReason::Requested,
+            CloseReason::Rtc(text) => EndReason::Error(text),
+        }
+    }
+}
+
+/// A session's lifecycle, as [`WebRtc::start_with_events`] reports it.
+///
+/// Contract, per session: one `Started` when [`WebRtc::create_session`] succeeds (queued
+/// before it returns), then exactly one `Ended`, however the session ends — including
+/// sessions that never connect and [`WebRtc::shutdown`]. Each session's `Started` is
+/// queued before its `Ended`; events of different sessions interleave. A
+/// `create_session` that fails makes no event. Times are wall-clock (`SystemTime`, for
+/// the record; they move when the system clock is set): `Started::at` and
+/// `Ended::started_at` are the same value. `Ended` carries everything an audit record
+/// needs, so a consumer that lost the `Started` (the queue was full) still has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A session was created; its answer is on its way to the viewer.
+    Started {
+        /// The session.
+        id: SessionId,
+        /// The hub path it plays.
+        path: String,
+        /// When it was created.
+        at: SystemTime,
+    },
+    /// A session ended: its reader has detached, its id is no longer known to
+    /// [`WebRtc::sessions`], [`WebRtc::close_session`] or `PATCH`.
+    Ended {
+        /// The session.
+        id: SessionId,
+        /// The hub path it played.
+        path: String,
+        /// When it was created (as in its `Started`).
+        started_at: SystemTime,
+        /// When it ended.
+        ended_at: SystemTime,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+impl SessionEvent {
+    /// The session the event is about.
+    pub fn id(&self) -> &SessionId {
+        match self {
+            SessionEvent::Started { id, .. } | SessionEvent::Ended { id, .. } => id,
+        }
+    }
+
+    /// The hub path of that session.
+    pub fn path(&self) -> &str {
+        match self {
+            SessionEvent::Started { path, .. } | SessionEvent::Ended { path, .. } => path,
+        }
+    }
+}
+
 /// The WebRTC layer: the shared socket, its mux task and the sessions. Cheap to clone.
 #[derive(Clone)]
 pub struct WebRtc {
@@ -169,9 +307,38 @@ impl WebRtc {
     /// the ICE-TCP listener `config.tcp_listen`, makes the ECDSA P-256 DTLS certificate
     /// and starts the mux task. Host candidates are the `advertised_addresses` with the
     /// bound ports, or the bound addresses themselves.
+    ///
+    /// Reports no [`SessionEvent`]s: see [`Self::start_with_events`].
     pub async fn start(
         config: &watchpost_config::WebRtcConfig,
         hub: HubHandle,
+    ) -> Result<WebRtc, WebRtcError> {
+        WebRtc::start_inner(config, hub, None).await
+    }
+
+    /// [`Self::start`], and the one receiver of the sessions' [`SessionEvent`]s (see there
+    /// for what is reported when).
+    ///
+    /// Delivery: a bounded queue of [`SESSION_EVENT_QUEUE`] events. Sessions never wait
+    /// for the consumer: an event that finds the queue full is dropped, counted in
+    /// [`Self::dropped_session_events`] and logged; the consumer can resynchronise with
+    /// [`Self::sessions`] (the live ones: any session it holds open that is not listed
+    /// there has ended, when and why unknown). After [`Self::shutdown`] has returned every
+    /// session's `Ended` is queued and the queue is closed: `recv` yields what is left,
+    /// then `None`. Dropping the receiver discards further events (not counted).
+    pub async fn start_with_events(
+        config: &watchpost_config::WebRtcConfig,
+        hub: HubHandle,
+    ) -> Result<(WebRtc, mpsc::Receiver<SessionEvent>), WebRtcError> {
+        let (tx, rx) = mpsc::channel(SESSION_EVENT_QUEUE);
+        let webrtc = WebRtc::start_inner(config, hub, Some(tx)).await?;
+        Ok((webrtc, rx))
+    }
+
+    async fn start_inner(
+        config: &watchpost_config::WebRtcConfig,
+        hub: HubHandle,
+        events: Option<mpsc::Sender<SessionEvent>>,
     ) -> Result<WebRtc, WebRtcError> {
         let provider = str0m::crypto::from_feature_flags();
         let cert = provider
@@ -185,6 +352,7 @@ impl WebRtc {
             cert,
             config.disconnect_timeout,
             hub,
+            events,
         )
         .await?;
         Ok(WebRtc { shared })
@@ -221,8 +389,10 @@ impl WebRtc {
         self.shared.patch_session(id, body, if_match).await
     }
 
-    /// Ends a session (its task stops, its reader detaches, its routes go). `false` if no
-    /// such session exists.
+    /// Ends a session (its task stops, its reader detaches, its routes go) with
+    /// [`EndReason::Requested`]; returns at once, the session's `Ended` follows. `false` if
+    /// no such session exists. A session that was already ending for another reason
+    /// (or is asked twice) ends once, with the first reason.
     pub fn close_session(&self, id: &str) -> bool {
         self.shared.close_session(id)
     }
@@ -244,8 +414,17 @@ impl WebRtc {
         self.shared.session_count()
     }
 
-    /// Ends every session and stops the mux; returns when their tasks have ended.
+    /// Ends every session ([`EndReason::Shutdown`]) and stops the mux; returns when their
+    /// tasks have ended, their `Ended` events queued and the event queue closed. Sessions
+    /// cannot be created from the moment it is called ([`WebRtcError::Closed`]).
+    /// Concurrent calls wait for the first; later calls return at once.
     pub async fn shutdown(&self) {
         self.shared.shutdown().await;
+    }
+
+    /// How many [`SessionEvent`]s were dropped because the queue of
+    /// [`Self::start_with_events`] was full (0 without one).
+    pub fn dropped_session_events(&self) -> u64 {
+        self.shared.dropped_events()
     }
 }

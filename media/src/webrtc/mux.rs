@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -29,11 +29,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::session::{
-    CloseReason, PatchOutcome, Poll, SessionSetup, SessionState, SessionStats, Transport,
-    WhepSession,
+    PatchOutcome, Poll, SessionSetup, SessionState, SessionStats, Transport, WhepSession,
 };
 use super::trickle::IceFragment;
-use super::{SessionId, SessionInfo, WebRtcError};
+use super::{EndReason, SessionEvent, SessionId, SessionInfo, WebRtcError};
 use crate::hub::{HubError, HubHandle, Reader, ReaderEvent, ReaderOptions};
 
 /// Datagrams queued per session before the mux drops them (UDP semantics).
@@ -93,7 +92,10 @@ struct Routes {
 struct SessionEntry {
     path: String,
     created: Instant,
-    close: watch::Sender<bool>,
+    /// Wall-clock creation time, for [`SessionEvent`]s.
+    started_at: SystemTime,
+    /// Set once (the first reason wins) to end the session: DELETE or shutdown.
+    close: watch::Sender<Option<EndReason>>,
     commands: mpsc::Sender<Command>,
     info: Arc<Mutex<(SessionState, SessionStats)>>,
     task: Option<JoinHandle<()>>,
@@ -116,6 +118,12 @@ pub(super) struct Shared {
     stop: watch::Sender<bool>,
     mux_task: Mutex<Option<JoinHandle<()>>>,
     unrouted: std::sync::atomic::AtomicU64,
+    /// Where [`SessionEvent`]s go (`None`: nowhere, or after shutdown).
+    events: Mutex<Option<mpsc::Sender<SessionEvent>>>,
+    /// Events dropped because that queue was full.
+    events_dropped: std::sync::atomic::AtomicU64,
+    /// Serialises [`Shared::shutdown`].
+    shutdown_lock: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -153,6 +161,7 @@ impl Shared {
         setup_cert: str0m::config::DtlsCert,
         disconnect_timeout: Duration,
         hub: HubHandle,
+        events: Option<mpsc::Sender<SessionEvent>>,
     ) -> Result<Arc<Shared>, WebRtcError> {
         let socket = UdpSocket::bind(bind).await.map_err(|e| {
             WebRtcError::Io(format!("cannot bind UDP {bind} (webrtc.udp_listen): {e}"))
@@ -195,6 +204,9 @@ impl Shared {
             stop,
             mux_task: Mutex::new(None),
             unrouted: std::sync::atomic::AtomicU64::new(0),
+            events: Mutex::new(events),
+            events_dropped: std::sync::atomic::AtomicU64::new(0),
+            shutdown_lock: tokio::sync::Mutex::new(()),
         });
         let task = tokio::spawn(mux_task(shared.clone(), listener, stop_rx));
         *lock(&shared.mux_task) = Some(task);
@@ -300,16 +312,27 @@ impl Shared {
         let ufrag = session.local_ufrag();
         let ufrag_for_etag = ufrag.clone();
         let (tx, rx) = mpsc::channel(INBOX);
+        let (close, close_rx) = watch::channel(None);
+        let (commands, commands_rx) = mpsc::channel(8);
+        let info = Arc::new(Mutex::new((session.state(), session.stats().clone())));
+        // Under the registry lock: `shutdown` (which sets `stop` before taking it) either
+        // finds this session or it is refused here; and the task's cleanup (which takes
+        // it too) always finds the entry, after `Started` was queued.
+        let mut sessions = lock(&self.sessions);
+        if *self.stop.borrow() {
+            return Err(WebRtcError::Closed);
+        }
         {
             let mut routes = lock(&self.routes);
             routes.by_ufrag.insert(ufrag, id.clone());
             routes.inbox.insert(id.clone(), tx);
         }
-        let (close, close_rx) = watch::channel(false);
-        let (commands, commands_rx) = mpsc::channel(8);
-        let info = Arc::new(Mutex::new((session.state(), session.stats().clone())));
-        // Register before spawning so that the task's cleanup always finds the entry.
-        let mut sessions = lock(&self.sessions);
+        let started_at = SystemTime::now();
+        self.emit(SessionEvent::Started {
+            id: id.clone(),
+            path: path.to_owned(),
+            at: started_at,
+        });
         let task = tokio::spawn(session_task(
             self.clone(),
             id.clone(),
@@ -327,6 +350,7 @@ impl Shared {
             SessionEntry {
                 path: path.to_owned(),
                 created: Instant::now(),
+                started_at,
                 close,
                 commands,
                 info,
@@ -341,7 +365,7 @@ impl Shared {
     pub(super) fn close_session(&self, id: &str) -> bool {
         match lock(&self.sessions).get(id) {
             Some(entry) => {
-                let _ = entry.close.send(true);
+                close_once(&entry.close, EndReason::Requested);
                 true
             }
             None => false,
@@ -373,12 +397,16 @@ impl Shared {
     }
 
     pub(super) async fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        let _serial = self.shutdown_lock.lock().await;
+        // `send_replace`: stored even when no receiver is left (a second shutdown).
+        self.stop.send_replace(true);
         let mut tasks = Vec::new();
         for entry in lock(&self.sessions).values_mut() {
-            let _ = entry.close.send(true);
+            close_once(&entry.close, EndReason::Shutdown);
             tasks.extend(entry.task.take());
         }
+        // Every session's task is among these (creation is refused from the moment
+        // `stop` is set); each queues its `Ended` before it completes.
         for task in tasks {
             let _ = task.await;
         }
@@ -386,6 +414,39 @@ impl Shared {
         if let Some(task) = mux {
             let _ = task.await;
         }
+        // Close the event queue: the consumer reads what is left, then `None`.
+        lock(&self.events).take();
+    }
+
+    /// Queues a lifecycle event without waiting: dropped and counted when the queue is
+    /// full, discarded when there is no queue or its receiver is gone.
+    fn emit(&self, event: SessionEvent) {
+        let events = lock(&self.events);
+        let Some(tx) = events.as_ref() else { return };
+        match tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                let dropped = self
+                    .events_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                // The first, then every thousandth: a stalled consumer must not flood the log.
+                if dropped == 1 || dropped.is_multiple_of(1000) {
+                    tracing::warn!(
+                        session = %event.id(),
+                        path = event.path(),
+                        dropped,
+                        "WHEP session event queue full: event dropped"
+                    );
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    pub(super) fn dropped_events(&self) -> u64 {
+        self.events_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Routes one datagram. STUN binding requests are routed by their USERNAME (and
@@ -437,14 +498,25 @@ impl Shared {
         lock(&self.routes).by_addr.remove(&(Transport::Tcp, peer));
     }
 
-    fn remove_session(&self, id: &SessionId) {
+    /// Removes a session's routes and registry entry, then queues its `Ended`: once per
+    /// session (only its task's [`Cleanup`] calls this).
+    fn end_session(&self, id: &SessionId, reason: EndReason) {
         {
             let mut routes = lock(&self.routes);
             routes.by_ufrag.retain(|_, v| v != id);
             routes.by_addr.retain(|_, v| v != id);
             routes.inbox.remove(id);
         }
-        lock(&self.sessions).remove(id);
+        let entry = lock(&self.sessions).remove(id);
+        if let Some(entry) = entry {
+            self.emit(SessionEvent::Ended {
+                id: id.clone(),
+                path: entry.path,
+                started_at: entry.started_at,
+                ended_at: SystemTime::now(),
+                reason,
+            });
+        }
     }
 }
 
@@ -617,16 +689,34 @@ fn patch(
     })
 }
 
-/// Removes the session's routes and registry entry when its task ends, however it ends.
+/// Removes the session's routes and registry entry and reports its `Ended` when its task
+/// ends, however it ends: with `reason` when the task set it, else (a panic unwinding, the
+/// runtime dropping the task) as an error.
 struct Cleanup {
     shared: Arc<Shared>,
     id: SessionId,
+    reason: Option<EndReason>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        self.shared.remove_session(&self.id);
+        let reason = self.reason.take().unwrap_or_else(|| {
+            EndReason::Error("the session task ended abnormally (panic or runtime shutdown)".into())
+        });
+        self.shared.end_session(&self.id, reason);
     }
+}
+
+/// Asks a session task to end with `reason`, unless it was already asked (the first
+/// reason wins).
+fn close_once(close: &watch::Sender<Option<EndReason>>, reason: EndReason) {
+    close.send_if_modified(|current| {
+        if current.is_some() {
+            return false;
+        }
+        *current = Some(reason);
+        true
+    });
 }
 
 /// What reaches a session task besides its hub reader.
@@ -635,8 +725,8 @@ struct Inputs {
     inbox: mpsc::Receiver<Inbound>,
     /// PATCH requests.
     commands: mpsc::Receiver<Command>,
-    /// `true`: end (DELETE, shutdown).
-    close: watch::Receiver<bool>,
+    /// `Some`: end, for this reason (DELETE, shutdown).
+    close: watch::Receiver<Option<EndReason>>,
 }
 
 /// Drives one session: hub Reader → WhepSession → shared socket, and socket → WhepSession.
@@ -653,9 +743,10 @@ async fn session_task(
         mut commands,
         mut close,
     } = inputs;
-    let _cleanup = Cleanup {
+    let mut cleanup = Cleanup {
         shared: shared.clone(),
         id: id.clone(),
+        reason: None,
     };
     let mut known: HashSet<(Transport, SocketAddr)> = HashSet::new();
     let mut last_destination: Option<(Transport, SocketAddr)> = None;
@@ -704,7 +795,7 @@ async fn session_task(
                 }
                 Poll::Closed(reason) => {
                     shared.gso.send(&shared.socket, &mut batch).await;
-                    break 'run reason;
+                    break 'run EndReason::from(reason);
                 }
             }
         };
@@ -715,10 +806,18 @@ async fn session_task(
         }
         let deadline = Instant::from_std(deadline).min(now + Duration::from_secs(1));
         let wants_media = session.wants_media();
+        // Not reading the hub yet (connecting): notice a closed path anyway, within the
+        // second this loop waits at most.
+        if !wants_media && reader.is_closed() {
+            break 'run EndReason::PathClosed;
+        }
         // 2. Wait for input.
         tokio::select! {
             biased;
-            _ = close.changed() => break 'run CloseReason::Requested,
+            _ = close.changed() => {
+                let requested = close.borrow_and_update().clone();
+                break 'run requested.unwrap_or(EndReason::Requested);
+            }
             datagram = inbox.recv() => match datagram {
                 Some(d) => {
                     session.handle_datagram(d.at.into_std(), d.transport, d.source, &d.data);
@@ -727,7 +826,7 @@ async fn session_task(
                         session.handle_datagram(d.at.into_std(), d.transport, d.source, &d.data);
                     }
                 }
-                None => break 'run CloseReason::Rtc("mux stopped".into()),
+                None => break 'run EndReason::Error("mux stopped".into()),
             },
             Some(command) = commands.recv() => match command {
                 Command::Patch { fragment, if_match, reply } => {
@@ -739,7 +838,7 @@ async fn session_task(
             },
             event = reader.next(), if wants_media => match event {
                 Some(event) => session.handle_reader(Instant::now().into_std(), event),
-                None => break 'run CloseReason::PathClosed,
+                None => break 'run EndReason::PathClosed,
             },
             _ = tokio::time::sleep_until(deadline) => {
                 session.handle_timeout(Instant::now().into_std());
@@ -747,8 +846,10 @@ async fn session_task(
         }
     };
     *lock(&info) = (SessionState::Closed, session.stats().clone());
-    tracing::info!(session = %id, path = reader.path(), ?reason, stats = ?session.stats(), "WHEP session ended");
+    tracing::info!(session = %id, path = reader.path(), %reason, stats = ?session.stats(), "WHEP session ended");
     drop(reader);
+    // `cleanup` drops last: the `Ended` event follows the reader's detach.
+    cleanup.reason = Some(reason);
 }
 
 #[cfg(test)]

@@ -135,8 +135,10 @@ pub enum SessionState {
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
-    /// The ICE agent is gone (str0m closed the connection).
-    IceDisconnected,
+    /// str0m's connection is over (`Rtc::is_alive` is false): the viewer closed it (DTLS
+    /// `close_notify`; str0m drains its own close first), or str0m dropped it (a DTLS
+    /// fingerprint that does not match the offer).
+    PeerClosed,
     /// ICE and DTLS did not complete within [`CONNECT_TIMEOUT`].
     ConnectTimeout,
     /// Nothing arrived from the connected viewer (no RTCP, no consent check) for
@@ -836,7 +838,7 @@ impl WhepSession {
         }
         loop {
             if !self.rtc.is_alive() {
-                return self.close(CloseReason::IceDisconnected);
+                return self.close(CloseReason::PeerClosed);
             }
             let output = match self.rtc.poll_output() {
                 Ok(o) => o,
@@ -855,6 +857,11 @@ impl WhepSession {
                     };
                 }
                 Output::Timeout(at) => {
+                    if !self.rtc.is_alive() {
+                        // str0m has just drained its close (the viewer's DTLS
+                        // `close_notify`): over now, not at the next wake-up.
+                        return self.close(CloseReason::PeerClosed);
+                    }
                     let at = match self.state {
                         SessionState::Connecting => at.min(self.created + CONNECT_TIMEOUT),
                         SessionState::Connected => at.min(self.silent_deadline()),
