@@ -23,6 +23,8 @@ pub struct Config {
     pub webrtc: WebRtcConfig,
     /// The device layer: the camera inventory's credential key, discovery, health checks.
     pub devices: DevicesConfig,
+    /// Sessions, tokens and login rate limits.
+    pub security: SecurityConfig,
     /// Cameras declared in the file (`[[cameras]]`), before the device inventory exists.
     pub cameras: Vec<CameraConfig>,
     /// Log level and format.
@@ -39,6 +41,16 @@ pub struct ServerConfig {
     /// How long a shutdown waits for open requests and sessions before it closes them.
     #[serde(with = "units::duration")]
     pub shutdown_grace: Duration,
+    /// HTTPS: a PEM file with the server's certificate chain, leaf first. Set together with
+    /// [`tls_key`](Self::tls_key) (both or neither) to serve HTTPS instead of HTTP on
+    /// `http_listen`; browsers grant camera and microphone (video consultations) only to a
+    /// secure context, i.e. HTTPS or `localhost`. Unset (the default): plain HTTP.
+    /// `WATCHPOST__SERVER__TLS_CERT` overrides it. Read once, at start.
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: a PEM file with the private key of [`tls_cert`](Self::tls_cert) (PKCS#8,
+    /// PKCS#1/RSA or SEC1/EC). Its contents are never logged or shown in an error.
+    /// `WATCHPOST__SERVER__TLS_KEY` overrides it.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +58,8 @@ impl Default for ServerConfig {
         ServerConfig {
             http_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             shutdown_grace: Duration::from_secs(10),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -245,6 +259,48 @@ impl Default for DevicesConfig {
             credential_key: None,
             discovery_interface: Ipv4Addr::LOCALHOST,
             health_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[security]`: sessions, stream tokens and failed-login limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key that signs session and stream tokens: the standard base64 of 32 random
+    /// bytes (`openssl rand -base64 32`). Without it, `<storage.data_dir>/token.key` is
+    /// created on first start, which suits a single node only: nodes sharing a database
+    /// must share this key. Changing it logs everybody out.
+    pub token_key: Option<Secret>,
+    /// How long a login lasts (1 min to 7 d).
+    #[serde(with = "units::duration")]
+    pub session_ttl: Duration,
+    /// The longest a stream token may last (1 min to 30 d); callers may ask for less.
+    #[serde(with = "units::duration")]
+    pub stream_token_max_ttl: Duration,
+    /// Failed logins of one account within `login_window` before it is locked for a window.
+    pub login_failures_per_account: u32,
+    /// Failed logins from one address (IPv6: one /64) within `login_window` before it is
+    /// locked for a window.
+    pub login_failures_per_address: u32,
+    /// The window of the failed-login limits (1 s to 1 d).
+    #[serde(with = "units::duration")]
+    pub login_window: Duration,
+    /// Set the session cookie's `Secure` flag even without TLS here (when a TLS proxy is in
+    /// front). With `server.tls_cert` it is always set.
+    pub secure_cookie: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            token_key: None,
+            session_ttl: Duration::from_secs(8 * 3600),
+            stream_token_max_ttl: Duration::from_secs(24 * 3600),
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            login_window: Duration::from_secs(15 * 60),
+            secure_cookie: false,
         }
     }
 }

@@ -40,6 +40,34 @@ impl Config {
                 "must be at most 5m: a stuck shutdown delays a restart".into(),
             );
         }
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) => bad(
+                "server.tls_key",
+                "must be set when server.tls_cert is: the PEM file of the certificate's \
+                 private key (set both for HTTPS, neither for HTTP)"
+                    .into(),
+            ),
+            (None, Some(_)) => bad(
+                "server.tls_cert",
+                "must be set when server.tls_key is: the PEM file of the certificate chain \
+                 (set both for HTTPS, neither for HTTP)"
+                    .into(),
+            ),
+            _ => {}
+        }
+        for (key, path) in [
+            ("server.tls_cert", &self.server.tls_cert),
+            ("server.tls_key", &self.server.tls_key),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                bad(
+                    key,
+                    "must not be empty: a PEM file path (leave both tls_cert and tls_key \
+                     out for plain HTTP)"
+                        .into(),
+                );
+            }
+        }
         if self.storage.data_dir.as_os_str().is_empty() {
             bad("storage.data_dir", "must not be empty".into());
         }
@@ -61,6 +89,53 @@ impl Config {
             && let Err(message) = check_credential_key(key.expose())
         {
             bad("devices.credential_key", message);
+        }
+        if let Some(key) = &self.security.token_key
+            && let Err(message) = check_credential_key(key.expose())
+        {
+            bad("security.token_key", message);
+        }
+        let security = &self.security;
+        for (field, value, min, max) in [
+            (
+                "security.session_ttl",
+                security.session_ttl,
+                Duration::from_secs(60),
+                Duration::from_secs(7 * 86_400),
+            ),
+            (
+                "security.stream_token_max_ttl",
+                security.stream_token_max_ttl,
+                Duration::from_secs(60),
+                Duration::from_secs(30 * 86_400),
+            ),
+            (
+                "security.login_window",
+                security.login_window,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+            ),
+        ] {
+            if value < min || value > max {
+                bad(
+                    field,
+                    format!("must be between {min:?} and {max:?}, not {value:?}"),
+                );
+            }
+        }
+        for (field, value) in [
+            (
+                "security.login_failures_per_account",
+                security.login_failures_per_account,
+            ),
+            (
+                "security.login_failures_per_address",
+                security.login_failures_per_address,
+            ),
+        ] {
+            if !(1..=10_000).contains(&value) {
+                bad(field, format!("must be between 1 and 10000, not {value}"));
+            }
         }
         let health = self.devices.health_interval;
         if health < Duration::from_secs(1) || health > Duration::from_secs(3600) {

@@ -496,3 +496,53 @@ fn devices_credential_key_is_checked_and_never_printed() {
         assert!(bad.is_empty() || !message.contains(bad), "{message}");
     }
 }
+
+#[test]
+fn tls_cert_and_key_come_together() {
+    let (_, key, message) = one_problem(load_text(
+        "[server]\ntls_cert = \"/etc/watchpost/cert.pem\"\n",
+        &[],
+    ));
+    assert_eq!(key, "server.tls_key");
+    assert!(
+        message.starts_with("must be set when server.tls_cert is"),
+        "{message}"
+    );
+
+    let (origin, key, message) = one_problem(load_text(
+        "",
+        &[("WATCHPOST__SERVER__TLS_KEY", "/etc/watchpost/key.pem")],
+    ));
+    assert_eq!(key, "server.tls_cert");
+    assert!(
+        message.starts_with("must be set when server.tls_key is"),
+        "{message}"
+    );
+    assert_eq!(origin, Origin::Default);
+
+    let (origin, key, message) = one_problem(load_text(
+        "[server]\ntls_cert = \"/c.pem\"\n",
+        &[("WATCHPOST__SERVER__TLS_KEY", "")],
+    ));
+    assert_eq!(origin, Origin::Env("WATCHPOST__SERVER__TLS_KEY".into()));
+    assert_eq!(key, "server.tls_key");
+    assert!(message.starts_with("must not be empty"), "{message}");
+
+    let config = load_text(
+        "[server]\ntls_cert = \"/etc/watchpost/cert.pem\"\n",
+        &[("WATCHPOST__SERVER__TLS_KEY", "/etc/watchpost/key.pem")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.server.tls_cert.as_deref(),
+        Some(Path::new("/etc/watchpost/cert.pem"))
+    );
+    assert_eq!(
+        config.server.tls_key.as_deref(),
+        Some(Path::new("/etc/watchpost/key.pem"))
+    );
+    let mut built = Config::default();
+    built.server.tls_cert = Some("cert.pem".into());
+    let err = built.validate().unwrap_err().to_string();
+    assert!(err.contains("server.tls_key: must be set"), "{err}");
+}

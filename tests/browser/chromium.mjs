@@ -18,3 +18,18 @@ export function launchChromium() {
     ],
   });
 }
+
+// A page whose context holds the session cookie of $WATCHPOST_TOKEN for `url`'s origin
+// (Watchpost's pages and WHEP need a session; the test logs in through the API and hands
+// the token over), as the browser has after logging in at /login.
+export async function sessionPage(browser, url) {
+  const context = await browser.newContext();
+  const token = process.env.WATCHPOST_TOKEN;
+  if (token) {
+    await context.addCookies([{
+      name: 'watchpost_session', value: token, url: new URL(url).origin,
+      httpOnly: true, sameSite: 'Strict',
+    }]);
+  }
+  return context.newPage();
+}

@@ -6,7 +6,7 @@
 //
 // Usage: node tiles_heal.mjs INDEX_URL TIMEOUT_MS
 // Prints `RESULT {"first":…,"second":…,"framesDecoded":…}`; exits 0 on success.
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, sessionPage } from './chromium.mjs';
 
 const [url, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 90000);
@@ -25,7 +25,7 @@ const look = page => page.evaluate(async () => {
   return { session: p.session, framesDecoded, players: players.length };
 });
 try {
-  const page = await browser.newPage();
+  const page = await sessionPage(browser, url);
   page.on('console', m => console.error(`[page] ${m.text()}`));
   await page.goto(url);
   const deadline = Date.now() + timeoutMs;

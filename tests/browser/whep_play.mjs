@@ -12,7 +12,7 @@
 //   server's passive one.
 // --restart-ice: once playing, the page restarts ICE (WHEP PATCH); success then also needs
 //   the restart to have completed and 25 more frames decoded after it.
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, sessionPage } from './chromium.mjs';
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter(a => a.startsWith('--')));
@@ -23,7 +23,7 @@ const browser = await launchChromium();
 let code = 1;
 let last = {};
 try {
-  const page = await browser.newPage();
+  const page = await sessionPage(browser, url);
   page.on('console', m => console.error(`[page] ${m.text()}`));
   if (flags.has('--tcp-only')) {
     await page.route('**/whep/**', async route => {

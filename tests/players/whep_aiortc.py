@@ -20,6 +20,9 @@ enough it prints the RESULT line (with "session": the session URL) and kills its
 SIGKILL - no DELETE, no DTLS close_notify, no ICE goodbye - like a viewer whose machine
 died. The server must reap the session on its own.
 
+Every request carries `Authorization: Bearer $WATCHPOST_TOKEN` when that variable is set
+(a session or a stream token for the path: Watchpost refuses WHEP without one).
+
 Runs in the virtualenv that `cargo xtask test` makes (tests/players/requirements.txt).
 ICE is pinned to loopback: the server under test listens on 127.0.0.1, and aioice's host
 candidates otherwise are every address but loopback.
@@ -54,6 +57,9 @@ aioice.ice.get_host_addresses = loopback_only
 def http(method: str, url: str, body: bytes | None = None, ctype: str | None = None):
     """A blocking request; returns (status, headers, body). Run it in a thread."""
     headers = {"Content-Type": ctype} if ctype else {}
+    token = os.environ.get("WATCHPOST_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:

@@ -38,11 +38,29 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// A minimal HTTP/1.1 GET (`Connection: close`); returns the status code and body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    http(addr, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 request with an optional bearer token and JSON body; returns the
+/// status and the body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = json.unwrap_or("");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
@@ -55,6 +73,15 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Logs `username` in over HTTP; its session token. Panics unless the login succeeds.
+pub fn login(addr: SocketAddr, username: &str, password: &str) -> String {
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    let (status, answer) = http(addr, "POST", "/api/v1/auth/login", None, Some(&body)).unwrap();
+    assert_eq!(status, 200, "login {username}: {answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    v["token"].as_str().unwrap().to_owned()
 }
 
 /// What `ffprobe` (FFmpeg's RTSP client) reports about the streams of `url`, over RTSP/TCP.

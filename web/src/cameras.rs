@@ -32,15 +32,80 @@ use utoipa_axum::routes;
 use watchpost_devices::Devices;
 use watchpost_devices::health::CameraHealth;
 use watchpost_devices::inventory::{
-    Camera, CameraFilter, CameraId, CameraInput, DEFAULT_LIMIT, ImportMode, ImportReport,
+    Camera, CameraFilter, CameraId, CameraInput, DEFAULT_LIMIT, ImportMode, ImportReport, RowError,
     decode_camera_json, parse_csv, parse_json,
 };
 use watchpost_devices::onvif_camera::{PtzCommand, PtzReply, StreamProfile};
 use watchpost_devices::service::DiscoveredView;
 use watchpost_devices::streams::path_name;
 
+use watchpost_command::access::{Action, AuditAction, Jurisdiction, NewAuditEntry, Scope};
+
+use crate::auth::{Caller, access, now_ms};
 use crate::error::ErrorBody;
+use crate::paths::OwnedScope;
 use crate::{ApiError, AppState};
+
+/// Where a camera as sent belongs.
+fn input_scope(input: &CameraInput) -> OwnedScope {
+    OwnedScope {
+        district: Some(input.division.district.trim().to_owned()).filter(|d| !d.is_empty()),
+        street: input
+            .division
+            .street
+            .as_ref()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        enterprise_id: input
+            .enterprise_id
+            .as_ref()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty()),
+    }
+}
+
+/// Narrows a camera filter to the caller's jurisdiction; `false` when the filter asks for
+/// something outside it (the answer is then empty).
+pub(crate) fn constrain(filter: &mut CameraFilter, jurisdiction: &Jurisdiction) -> bool {
+    let Scope {
+        district,
+        street,
+        enterprise_id,
+    } = jurisdiction.constraints();
+    narrow(&mut filter.district, district)
+        && narrow(&mut filter.street, street)
+        && narrow(&mut filter.enterprise_id, enterprise_id)
+}
+
+/// Sets `field` to `required` when the jurisdiction requires a value; `false` when the
+/// filter already asks for another.
+pub(crate) fn narrow(field: &mut Option<String>, required: Option<&str>) -> bool {
+    match (field.as_deref(), required) {
+        (_, None) => true,
+        (Some(asked), Some(required)) => asked == required,
+        (None, Some(required)) => {
+            *field = Some(required.to_owned());
+            true
+        }
+    }
+}
+
+/// Appends an audit entry by `caller`; a failure to record is an error of the request
+/// (the change already happened, and the log says so).
+pub(crate) async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: AuditAction,
+    target: &str,
+    detail: &[(&str, serde_json::Value)],
+) -> Result<(), ApiError> {
+    let mut entry = NewAuditEntry::new(&caller.audit(), action, now_ms()).target(target);
+    for (k, v) in detail {
+        entry = entry.detail(k, v.clone());
+    }
+    access(state)?.store().append_audit(entry).await?;
+    Ok(())
+}
 
 /// Largest import body (a CSV of some ten thousand cameras).
 const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
@@ -190,9 +255,18 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     ))]
 async fn list(
     State(state): State<AppState>,
-    Query(filter): Query<CameraFilter>,
+    caller: Caller,
+    Query(mut filter): Query<CameraFilter>,
 ) -> Result<Json<CameraList>, ApiError> {
     let devices = devices(&state)?;
+    if !constrain(&mut filter, caller.jurisdiction()?) {
+        return Ok(Json(CameraList {
+            items: Vec::new(),
+            total: 0,
+            limit: filter.limit.unwrap_or(DEFAULT_LIMIT),
+            offset: filter.offset.unwrap_or(0),
+        }));
+    }
     let page = devices.list(&filter).await?;
     let items: Vec<CameraView> = page.items.into_iter().map(|c| view(devices, c)).collect();
     Ok(Json(CameraList {
@@ -215,12 +289,27 @@ async fn list(
     ))]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
     require_json(&headers)?;
-    let camera = devices.create(decode_camera_json(&body)?).await?;
+    let input = decode_camera_json(&body)?;
+    caller.require(
+        Action::ManageDevices,
+        &input_scope(&input).scope(),
+        "the camera",
+    )?;
+    let camera = devices.create(input).await?;
+    audit(
+        &state,
+        &caller,
+        AuditAction::CameraChanged,
+        camera.id.as_str(),
+        &[("change", "created".into())],
+    )
+    .await?;
     let location = format!("/api/v1/cameras/{}", camera.id.as_str());
     let tag = etag(&camera);
     let mut response = (StatusCode::CREATED, Json(view(devices, camera))).into_response();
@@ -238,9 +327,13 @@ async fn create(
         (status = 200, description = "The camera", body = CameraView),
         (status = 404, description = "No such camera", body = ErrorBody),
     ))]
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
-    let camera = devices.get(&camera_id(&id)?).await?;
+    let camera = visible(devices, &caller, Action::View, &id).await?;
     let tag = etag(&camera);
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
@@ -259,17 +352,35 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Re
     ))]
 async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
-    let id = camera_id(&id)?;
+    let id = visible(devices, &caller, Action::ManageDevices, &id)
+        .await?
+        .id;
     let expected = if_match(&headers)?;
     require_json(&headers)?;
-    let camera = devices
-        .update(&id, decode_camera_json(&body)?, expected)
-        .await?;
+    let input = decode_camera_json(&body)?;
+    caller.require(
+        Action::ManageDevices,
+        &input_scope(&input).scope(),
+        "the camera's new place",
+    )?;
+    let camera = devices.update(&id, input, expected).await?;
+    audit(
+        &state,
+        &caller,
+        AuditAction::CameraChanged,
+        id.as_str(),
+        &[
+            ("change", "replaced".into()),
+            ("revision", camera.revision.into()),
+        ],
+    )
+    .await?;
     let tag = etag(&camera);
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
@@ -283,10 +394,40 @@ async fn replace(
     ))]
 async fn remove(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    devices(&state)?.delete(&camera_id(&id)?).await?;
+    let devices = devices(&state)?;
+    let id = visible(devices, &caller, Action::ManageDevices, &id)
+        .await?
+        .id;
+    devices.delete(&id).await?;
+    audit(
+        &state,
+        &caller,
+        AuditAction::CameraChanged,
+        id.as_str(),
+        &[("change", "deleted".into())],
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The camera `id` if `caller` may do `action` on it: 404 when it does not exist, 403
+/// when the role or jurisdiction does not allow it.
+pub(crate) async fn visible(
+    devices: &Devices,
+    caller: &Caller,
+    action: Action,
+    id: &str,
+) -> Result<Camera, ApiError> {
+    let camera = devices.get(&camera_id(id)?).await?;
+    caller.require(
+        action,
+        &OwnedScope::of_camera(&camera).scope(),
+        &format!("camera {id:?}"),
+    )?;
+    Ok(camera)
 }
 
 /// How an import treats ids that exist.
@@ -315,6 +456,7 @@ struct ImportQuery {
     ))]
 async fn import(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ImportQuery>,
     headers: HeaderMap,
     body: Bytes,
@@ -336,10 +478,31 @@ async fn import(
             "expected Content-Type: text/csv or application/json".into(),
         ));
     };
+    // Rows outside the caller's jurisdiction are reported like any bad row; the others land.
+    let (rows, outside): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|row| caller.sees(&input_scope(&row.input).scope()));
+    errors.extend(outside.into_iter().map(|row| RowError {
+        line: row.line,
+        field: Some("division.district".to_owned()),
+        reason: "outside your jurisdiction".to_owned(),
+    }));
     let mut report = devices
         .import(rows, query.mode.unwrap_or(ImportMode::Create))
         .await;
     errors.append(&mut report.errors);
+    audit(
+        &state,
+        &caller,
+        AuditAction::CameraChanged,
+        "import",
+        &[
+            ("change", "imported".into()),
+            ("created", serde_json::json!(report.created)),
+            ("updated", serde_json::json!(report.updated)),
+        ],
+    )
+    .await?;
     errors.sort_by_key(|e| e.line);
     report.errors = errors;
     Ok((StatusCode::OK, Json(report)).into_response())
@@ -358,14 +521,25 @@ async fn import(
     ))]
 async fn ptz(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PtzReply>, ApiError> {
     let devices = devices(&state)?;
-    let id = camera_id(&id)?;
+    let id = visible(devices, &caller, Action::Ptz, &id).await?.id;
     let command: PtzCommand = json_body(&headers, &body)?;
-    Ok(Json(devices.ptz(&id, &command).await?))
+    let result = devices.ptz(&id, &command).await;
+    let detail = serde_json::to_value(&command).unwrap_or_default();
+    audit(
+        &state,
+        &caller,
+        AuditAction::Ptz,
+        id.as_str(),
+        &[("command", detail), ("ok", result.is_ok().into())],
+    )
+    .await?;
+    Ok(Json(result?))
 }
 
 /// Which stream a snapshot is of.
@@ -391,11 +565,12 @@ struct SnapshotQuery {
     ))]
 async fn snapshot(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<SnapshotQuery>,
 ) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
-    let id = camera_id(&id)?;
+    let id = visible(devices, &caller, Action::View, &id).await?.id;
     let shot = devices
         .snapshot(&id, query.profile.unwrap_or(StreamProfile::Main))
         .await?;

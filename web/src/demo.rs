@@ -7,6 +7,11 @@
 //! every URL, and serves until a shutdown signal. Their streams are hub paths
 //! `cam/<camera>/main` and `cam/<camera>/sub`, their URIs read over ONVIF, and they answer
 //! PTZ and snapshots. The simulator is killed when the demo ends, however it ends.
+//!
+//! It also makes one account per kind of user — a city commander, a district operator, a
+//! street viewer, an enterprise viewer, and a city administrator — with random passwords,
+//! new at every start, printed once and written to `<data dir>/demo-accounts.txt` (mode
+//! 0600). There is no default password.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +31,125 @@ use watchpost_devices::inventory::{
 };
 
 use crate::Server;
+use crate::auth::Access;
+use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
+
+/// `(username, display name, role, jurisdiction)` of the demo's accounts.
+fn demo_accounts() -> Vec<(&'static str, &'static str, Role, Jurisdiction)> {
+    vec![
+        (
+            "city-commander",
+            "City duty commander",
+            Role::Commander,
+            Jurisdiction::City,
+        ),
+        (
+            "chaoyang-operator",
+            "Chaoyang district operator",
+            Role::Operator,
+            Jurisdiction::District {
+                district: "Chaoyang".into(),
+            },
+        ),
+        (
+            "lugouqiao-viewer",
+            "Lugouqiao street office",
+            Role::Viewer,
+            Jurisdiction::Street {
+                district: "Fengtai".into(),
+                street: "Lugouqiao".into(),
+            },
+        ),
+        (
+            "tailings-viewer",
+            "Tailings pond safety officer",
+            Role::Viewer,
+            Jurisdiction::Enterprise {
+                enterprise_id: "E-110109-0001".into(),
+            },
+        ),
+        (
+            "city-admin",
+            "City administrator",
+            Role::Admin,
+            Jurisdiction::City,
+        ),
+    ]
+}
+
+/// Creates the demo's accounts, or gives them new passwords when the data directory has
+/// them already; returns `(username, role, jurisdiction, password)` lines and writes them to
+/// `<data_dir>/demo-accounts.txt` (mode 0600).
+async fn ensure_demo_accounts(access: &Access, data_dir: &Path) -> anyhow::Result<String> {
+    let context = AuditContext::anonymous(None);
+    let mut text = String::from(
+        "# Watchpost demo accounts: new random passwords at every start of the demo.\n\
+         # username            role       jurisdiction                     password\n",
+    );
+    for (username, display_name, role, jurisdiction) in demo_accounts() {
+        let password = Password::generate(20)?;
+        match access.store().get_user_by_username(username).await {
+            Ok(user) => {
+                access
+                    .set_password(&user, password.clone(), &context)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("resetting the demo account {username}: {e}"))?;
+            }
+            Err(watchpost_command::access::AccessError::NotFound { .. }) => {
+                access
+                    .create_user(
+                        NewUser {
+                            username: username.to_owned(),
+                            display_name: display_name.to_owned(),
+                            role,
+                            jurisdiction: jurisdiction.clone(),
+                            disabled: false,
+                            password: password.clone(),
+                        },
+                        &context,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating the demo account {username}: {e}"))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let place = match &jurisdiction {
+            Jurisdiction::City => "city".to_owned(),
+            Jurisdiction::District { district } => format!("district {district}"),
+            Jurisdiction::Street { district, street } => format!("street {district}/{street}"),
+            Jurisdiction::Enterprise { enterprise_id } => format!("enterprise {enterprise_id}"),
+        };
+        text.push_str(&format!(
+            "{username:<21} {:<10} {place:<32} {}\n",
+            role.as_str(),
+            password.expose()
+        ));
+    }
+    let path = data_dir.join("demo-accounts.txt");
+    write_private(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(text)
+}
+
+/// Writes `content` to `path`, readable by its owner only.
+fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(content)?;
+    file.sync_all()
+}
 
 /// How long the simulator may take to bring its cameras up.
 const SIM_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -210,7 +334,20 @@ pub async fn run(
         "Sample ledger (fictional command centres, units and enterprises, fixtures/ledger/): \
          {ledger} records added"
     );
+    let accounts = ensure_demo_accounts(
+        server.access().context("the access store is not open")?,
+        &config.storage.data_dir,
+    )
+    .await?;
     print_urls(&config, &cameras, server.local_addr());
+    println!(
+        "Accounts (log in at /login; also in {}):",
+        display_dir(&config.storage.data_dir.join("demo-accounts.txt"))
+    );
+    for line in accounts.lines().skip(1) {
+        println!("  {}", line.trim_start_matches("# "));
+    }
+    println!();
     let result = server.run(shutdown).await;
     if let Err(err) = child.kill().await {
         tracing::warn!("stopping the camera simulator: {err}");

@@ -15,6 +15,22 @@ pub enum ApiError {
     /// 400: the request is malformed; the message says how.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 401: no valid session (or stream token) was presented; the message says what was
+    /// wrong with it (missing, expired, revoked, …), never the token.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 403: the caller's role or jurisdiction does not allow this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 429: too many failed logins for this account or address; retry after the seconds
+    /// given (also in `Retry-After`).
+    #[error("too many requests: {message}")]
+    TooManyRequests {
+        /// What is locked and for how long.
+        message: String,
+        /// Seconds until the lock ends.
+        retry_after_secs: u64,
+    },
     /// 404: the route or object does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -109,6 +125,13 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match &self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.as_str()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.as_str()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.as_str()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.as_str()),
+            ApiError::TooManyRequests { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                message.as_str(),
+            ),
             ApiError::MethodNotAllowed(m) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -176,6 +199,20 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"watchpost\""),
+            );
+        }
         if matches!(
             status,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
@@ -284,14 +321,7 @@ impl From<watchpost_command::incidents::StoreError> for ApiError {
         match err.http_status() {
             422 => ApiError::Invalid {
                 message: "invalid request: field(s) rejected".to_owned(),
-                fields: err
-                    .field_errors()
-                    .iter()
-                    .map(|e| FieldProblem {
-                        field: e.field.clone(),
-                        reason: e.reason.clone(),
-                    })
-                    .collect(),
+                fields: field_problems(err.field_errors()),
             },
             404 => ApiError::NotFound(message),
             409 if err.domain_error().is_some() => ApiError::Refused {
@@ -315,13 +345,7 @@ impl From<watchpost_command::org::OrgError> for ApiError {
         match err {
             E::Invalid { ref errors, .. } => ApiError::Invalid {
                 message: "invalid record: field(s) rejected".to_owned(),
-                fields: errors
-                    .iter()
-                    .map(|e| FieldProblem {
-                        field: e.field.clone(),
-                        reason: e.reason.clone(),
-                    })
-                    .collect(),
+                fields: field_problems(errors),
             },
             E::NotFound { .. } => ApiError::NotFound(message),
             E::Conflict { .. } => ApiError::Conflict(message),
@@ -335,4 +359,42 @@ impl From<watchpost_command::org::OrgError> for ApiError {
             _ => ApiError::Internal(message),
         }
     }
+}
+
+impl From<watchpost_command::access::AccessError> for ApiError {
+    fn from(err: watchpost_command::access::AccessError) -> Self {
+        use watchpost_command::access::AccessError as E;
+        // Access errors name the user or session and never a password, hash or token;
+        // database, migration and corruption errors carry internals and go to the log.
+        let message = err.to_string();
+        match err {
+            E::Invalid { ref errors, .. } => ApiError::Invalid {
+                message: "invalid request: field(s) rejected".to_owned(),
+                fields: field_problems(errors),
+            },
+            E::NotFound { .. } => ApiError::NotFound(message),
+            E::Conflict { .. } => ApiError::Conflict(message),
+            E::PreconditionFailed { .. } => ApiError::PreconditionFailed(message),
+            E::LastAdmin { .. } => ApiError::Refused {
+                code: "last_admin",
+                message,
+            },
+            E::SessionRejected { reason, .. } => {
+                ApiError::Unauthorized(format!("the session {reason}; log in again"))
+            }
+            E::Database { .. } => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
+        }
+    }
+}
+
+/// The wrong fields of a command-module error, as the API names them.
+fn field_problems(errors: &[watchpost_command::domain::FieldError]) -> Vec<FieldProblem> {
+    errors
+        .iter()
+        .map(|e| FieldProblem {
+            field: e.field.clone(),
+            reason: e.reason.clone(),
+        })
+        .collect()
 }

@@ -27,7 +27,9 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use watchpost_command::domain::IncidentId;
-use watchpost_command::incidents::{IncidentStore, TimelineEntry};
+use watchpost_command::incidents::{IncidentStore, TimelineEntry, TimelineKind};
+
+use crate::auth::Caller;
 
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
@@ -131,6 +133,11 @@ struct Client {
     incident: Option<IncidentId>,
     phase: Phase,
     pending: std::collections::VecDeque<Arc<TimelineEntry>>,
+    /// Who listens: entries of incidents outside its jurisdiction are skipped.
+    caller: Caller,
+    /// Whether the caller sees each incident met so far (refreshed when an incident
+    /// moves or changes enterprise).
+    sees: std::collections::HashMap<IncidentId, bool>,
 }
 
 fn to_event(entry: &TimelineEntry) -> Event {
@@ -146,6 +153,36 @@ fn to_event(entry: &TimelineEntry) -> Event {
 }
 
 impl Client {
+    /// Whether the caller may see `entry` (its incident's place is in its jurisdiction).
+    /// An incident that cannot be read is not shown.
+    async fn sees(&mut self, entry: &TimelineEntry) -> bool {
+        if self
+            .caller
+            .jurisdiction()
+            .is_ok_and(|j| *j == watchpost_command::access::Jurisdiction::City)
+        {
+            return true;
+        }
+        let moved = matches!(
+            entry.kind,
+            TimelineKind::LocationChanged | TimelineKind::EnterpriseChanged
+        );
+        if !moved && let Some(known) = self.sees.get(&entry.incident_id) {
+            return *known;
+        }
+        let visible = match self.store.get(&entry.incident_id).await {
+            Ok(incident) => self
+                .caller
+                .sees(&crate::incidents::incident_scope(&incident.value).scope()),
+            Err(error) => {
+                tracing::warn!(%error, "event stream: reading an incident failed");
+                false
+            }
+        };
+        self.sees.insert(entry.incident_id.clone(), visible);
+        visible
+    }
+
     /// The next entry to send, waiting for one if need be; `None` ends the stream.
     async fn next(&mut self) -> Option<Arc<TimelineEntry>> {
         loop {
@@ -159,6 +196,9 @@ impl Client {
                     .as_ref()
                     .is_some_and(|id| *id != entry.incident_id)
                 {
+                    continue;
+                }
+                if !self.sees(&entry).await {
                     continue;
                 }
                 return Some(entry);
@@ -195,6 +235,7 @@ impl Client {
     ))]
 pub(crate) async fn events(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -225,6 +266,8 @@ pub(crate) async fn events(
         incident: query.incident_id,
         phase,
         pending: Default::default(),
+        caller,
+        sees: Default::default(),
     };
     let stream = stream::unfold(client, |mut client| async move {
         let entry = client.next().await?;

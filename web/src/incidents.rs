@@ -19,10 +19,11 @@
 //! - `GET|POST /api/v1/reports` (`?linked=false` is the unlinked queue),
 //!   `POST /api/v1/reports/{id}/link` `{"incident_id"}`.
 //!
-//! Who acts: the `X-Watchpost-Operator` header names the operator recorded on the timeline
-//! (`unidentified` without it) until sessions exist (the security issue replaces it with
-//! the logged-in user). Refused commands answer 409 or 422 naming the rule or field, and
-//! write nothing.
+//! Who acts: the logged-in user; the timeline records its username, the audit log its id.
+//! Incidents belong where their location's district and street and their enterprise
+//! are: a user sees and changes only those its jurisdiction covers (lists are narrowed,
+//! other incidents answer 403). Refused commands answer 409 or 422 naming the rule or
+//! field, and write nothing.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,12 +49,14 @@ use watchpost_command::incidents::{
 use watchpost_devices::Devices;
 use watchpost_devices::inventory::{CameraFilter, MAX_LIMIT};
 
-use crate::cameras::{if_match, json_body};
-use crate::error::ErrorBody;
-use crate::{ApiError, AppState};
+use watchpost_command::access::{Action, AuditAction};
+use watchpost_command::domain::Location;
 
-/// The header naming the acting operator until sessions exist.
-pub const OPERATOR_HEADER: &str = "x-watchpost-operator";
+use crate::auth::Caller;
+use crate::cameras::{audit, if_match, json_body, narrow};
+use crate::error::ErrorBody;
+use crate::paths::OwnedScope;
+use crate::{ApiError, AppState};
 
 /// The incident routes, nested under `/api/v1`.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -83,21 +86,54 @@ fn now_ms() -> UnixMs {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The operator named by [`OPERATOR_HEADER`] (trimmed, 1 to 64 printable characters).
-fn operator(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(value) = headers.get(OPERATOR_HEADER) else {
-        return Ok("unidentified".to_owned());
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest(format!("{OPERATOR_HEADER} is not ASCII")))?
-        .trim();
-    if text.is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "{OPERATOR_HEADER}: 1 to 64 printable characters"
-        )));
+/// Where an incident at `location` of `enterprise_id` belongs.
+fn location_scope(location: Option<&Location>, enterprise_id: Option<&str>) -> OwnedScope {
+    let clean = |v: Option<&String>| v.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    OwnedScope {
+        district: clean(location.and_then(|l| l.district.as_ref())),
+        street: clean(location.and_then(|l| l.street.as_ref())),
+        enterprise_id: enterprise_id
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty()),
     }
-    Ok(text.to_owned())
+}
+
+/// Where an incident belongs (its location's district and street, its enterprise).
+pub(crate) fn incident_scope(incident: &Incident) -> OwnedScope {
+    location_scope(Some(incident.location()), incident.enterprise_id())
+}
+
+/// The incident `id` if `caller` may do `action` on it (404 unknown, 403 not allowed).
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    id: &IncidentId,
+) -> Result<Stored<Incident>, ApiError> {
+    let incident = store(state)?.get(id).await?;
+    caller.require(
+        action,
+        &incident_scope(&incident.value).scope(),
+        &format!("incident {id}"),
+    )?;
+    Ok(incident)
+}
+
+/// Records a change of incident `id` in the audit log.
+async fn audited(
+    state: &AppState,
+    caller: &Caller,
+    id: &IncidentId,
+    change: &str,
+) -> Result<(), ApiError> {
+    audit(
+        state,
+        caller,
+        AuditAction::IncidentChanged,
+        id.as_str(),
+        &[("change", change.into())],
+    )
+    .await
 }
 
 fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
@@ -188,8 +224,19 @@ fn with_etag(status: StatusCode, revision: i64, body: impl Serialize) -> Respons
     ))]
 async fn list(
     State(state): State<AppState>,
-    Query(filter): Query<IncidentFilter>,
+    caller: Caller,
+    Query(mut filter): Query<IncidentFilter>,
 ) -> Result<Json<IncidentList>, ApiError> {
+    let constraints = caller.jurisdiction()?.constraints();
+    if !(narrow(&mut filter.district, constraints.district)
+        && narrow(&mut filter.street, constraints.street)
+        && narrow(&mut filter.enterprise_id, constraints.enterprise_id))
+    {
+        return Ok(Json(IncidentList {
+            items: Vec::new(),
+            total: 0,
+        }));
+    }
     let page = store(&state)?.list(&filter).await?;
     let now = now_ms();
     let items: Vec<IncidentView> = page.items.into_iter().map(|i| view(i, now)).collect();
@@ -201,8 +248,7 @@ async fn list(
 
 /// Open an incident; its grade is computed from the figures.
 #[utoipa::path(post, path = "/incidents", operation_id = "open_incident", tag = "incidents",
-    params(("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
-    request_body = NewIncident,
+        request_body = NewIncident,
     responses(
         (status = 201, description = "Opened; `Location` and `ETag` (the revision) set", body = IncidentView),
         (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
@@ -211,14 +257,21 @@ async fn list(
     ))]
 async fn open(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let new: NewIncident = json_body(&headers, &body)?;
+    caller.require(
+        Action::ChangeIncident,
+        &location_scope(Some(&new.location), new.enterprise_id.as_deref()).scope(),
+        "the incident",
+    )?;
     let at = now_ms();
     let (incident, _) = store(&state)?
-        .open_incident(new, &operator(&headers)?, at)
+        .open_incident(new, &caller.operator()?, at)
         .await?;
+    audited(&state, &caller, incident.value.id(), "opened").await?;
     let location = format!("/api/v1/incidents/{}", incident.value.id());
     let mut response = with_etag(StatusCode::CREATED, incident.revision, view(incident, at));
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -234,8 +287,12 @@ async fn open(
         (status = 200, description = "The incident", body = IncidentView),
         (status = 404, description = "No such incident", body = ErrorBody),
     ))]
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let incident = store(&state)?.get(&incident_id(&id)?).await?;
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let incident = visible(&state, &caller, Action::View, &incident_id(&id)?).await?;
     Ok(with_etag(
         StatusCode::OK,
         incident.revision,
@@ -246,8 +303,7 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Re
 /// Apply a command (activate, regrade by new figures, relocate, close, ...).
 #[utoipa::path(post, path = "/incidents/{id}/commands", operation_id = "apply_incident_command", tag = "incidents",
     params(("id" = String, Path, description = "Incident id"),
-        ("if-match" = Option<String>, Header, description = "The revision the command was decided on, `\"<n>\"`"),
-        ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+        ("if-match" = Option<String>, Header, description = "The revision the command was decided on, `\"<n>\"`")),
     request_body = IncidentCommand,
     responses(
         (status = 200, description = "Applied; `ETag` is the new revision", body = CommandAnswer),
@@ -259,17 +315,39 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Re
     ))]
 async fn command(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = incident_id(&id)?;
+    let current = visible(&state, &caller, Action::ChangeIncident, &id).await?;
     let expected = if_match(&headers)?;
     let command: IncidentCommand = json_body(&headers, &body)?;
+    // Moving an incident (or giving it to an enterprise) must not move it out of reach.
+    let moved = match &command {
+        IncidentCommand::Relocate { location } => Some(location_scope(
+            Some(location),
+            current.value.enterprise_id(),
+        )),
+        IncidentCommand::SetEnterprise { enterprise_id } => Some(location_scope(
+            Some(current.value.location()),
+            enterprise_id.as_deref(),
+        )),
+        _ => None,
+    };
+    if let Some(scope) = moved {
+        caller.require(
+            Action::ChangeIncident,
+            &scope.scope(),
+            "the incident's new place",
+        )?;
+    }
     let at = now_ms();
     let (incident, entries) = store(&state)?
-        .apply(&id, command, &operator(&headers)?, at, expected)
+        .apply(&id, command, &caller.operator()?, at, expected)
         .await?;
+    audited(&state, &caller, &id, "command").await?;
     let revision = incident.revision;
     Ok(with_etag(
         StatusCode::OK,
@@ -304,18 +382,21 @@ struct TimelineQuery {
     ))]
 async fn timeline(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<TimelineQuery>,
 ) -> Result<Json<TimelineAnswer>, ApiError> {
+    let id = incident_id(&id)?;
+    visible(&state, &caller, Action::View, &id).await?;
     let entries = store(&state)?
-        .timeline(&incident_id(&id)?, query.after, query.limit.unwrap_or(100))
+        .timeline(&id, query.after, query.limit.unwrap_or(100))
         .await?;
     Ok(Json(TimelineAnswer { entries }))
 }
 
 /// Attach evidence: a camera, a snapshot or a video bookmark (a timeline entry).
 #[utoipa::path(post, path = "/incidents/{id}/evidence", operation_id = "add_incident_evidence", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    params(("id" = String, Path, description = "Incident id")),
     request_body = Evidence,
     responses(
         (status = 201, description = "The timeline entry", body = TimelineEntry),
@@ -325,14 +406,18 @@ async fn timeline(
     ))]
 async fn evidence(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let id = incident_id(&id)?;
+    visible(&state, &caller, Action::ChangeIncident, &id).await?;
     let evidence: Evidence = json_body(&headers, &body)?;
     let entry = store(&state)?
-        .add_evidence(&incident_id(&id)?, evidence, &operator(&headers)?, now_ms())
+        .add_evidence(&id, evidence, &caller.operator()?, now_ms())
         .await?;
+    audited(&state, &caller, &id, "evidence").await?;
     Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
 
@@ -345,9 +430,12 @@ async fn evidence(
     ))]
 async fn tasks(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TaskList>, ApiError> {
-    let items = store(&state)?.tasks_of(&incident_id(&id)?).await?;
+    let id = incident_id(&id)?;
+    visible(&state, &caller, Action::View, &id).await?;
+    let items = store(&state)?.tasks_of(&id).await?;
     Ok(Json(TaskList { items }))
 }
 
@@ -364,7 +452,7 @@ struct DispatchBody {
 
 /// Dispatch a unit: a task in state `notified`.
 #[utoipa::path(post, path = "/incidents/{id}/tasks", operation_id = "dispatch_unit", tag = "dispatch",
-    params(("id" = String, Path, description = "Incident id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    params(("id" = String, Path, description = "Incident id")),
     request_body = DispatchBody,
     responses(
         (status = 201, description = "Dispatched; `ETag` is the task's revision", body = TaskAnswer),
@@ -374,20 +462,24 @@ struct DispatchBody {
     ))]
 async fn dispatch(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let id = incident_id(&id)?;
+    visible(&state, &caller, Action::Dispatch, &id).await?;
     let body: DispatchBody = json_body(&headers, &body)?;
     let (task, entries) = store(&state)?
         .dispatch(
-            &incident_id(&id)?,
+            &id,
             body.unit_id,
             body.instructions,
-            &operator(&headers)?,
+            &caller.operator()?,
             now_ms(),
         )
         .await?;
+    audited(&state, &caller, &id, "dispatch").await?;
     let revision = task.revision;
     Ok(with_etag(
         StatusCode::CREATED,
@@ -410,8 +502,7 @@ struct TransitionBody {
 /// Move a task to its next state; each transition is timestamped.
 #[utoipa::path(post, path = "/tasks/{id}/transition", operation_id = "transition_task", tag = "dispatch",
     params(("id" = String, Path, description = "Task id"),
-        ("if-match" = Option<String>, Header, description = "The task revision, `\"<n>\"`"),
-        ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+        ("if-match" = Option<String>, Header, description = "The task revision, `\"<n>\"`")),
     request_body = TransitionBody,
     responses(
         (status = 200, description = "Moved; `ETag` is the new revision", body = TaskAnswer),
@@ -421,16 +512,20 @@ struct TransitionBody {
     ))]
 async fn transition(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = TaskId::parse(&id).map_err(|e| ApiError::NotFound(format!("no task {id:?}: {e}")))?;
+    let incident = store(&state)?.task(&id).await?.value.incident_id().clone();
+    visible(&state, &caller, Action::Dispatch, &incident).await?;
     let expected = if_match(&headers)?;
     let body: TransitionBody = json_body(&headers, &body)?;
     let (task, entries) = store(&state)?
-        .transition_task(&id, body.to, &operator(&headers)?, now_ms(), expected)
+        .transition_task(&id, body.to, &caller.operator()?, now_ms(), expected)
         .await?;
+    audited(&state, &caller, &incident, "task").await?;
     let revision = task.revision;
     Ok(with_etag(
         StatusCode::OK,
@@ -452,15 +547,31 @@ async fn transition(
     ))]
 async fn reports(
     State(state): State<AppState>,
+    caller: Caller,
     Query(filter): Query<ReportFilter>,
 ) -> Result<Json<ReportPage>, ApiError> {
-    Ok(Json(store(&state)?.reports(&filter).await?))
+    let mut page = store(&state)?.reports(&filter).await?;
+    if *caller.jurisdiction()? != watchpost_command::access::Jurisdiction::City {
+        // Reports record their place in free-form content: narrowed page by page (the
+        // total then counts what the caller sees of this page).
+        page.items.retain(|r| caller.sees(&report_scope(r).scope()));
+        page.total = page.items.len() as u64;
+    }
+    Ok(Json(page))
+}
+
+/// Where an intake report belongs: its own location and enterprise (a report without a
+/// district is for the city to triage).
+fn report_scope(report: &IntakeReport) -> OwnedScope {
+    location_scope(
+        report.content.location.as_ref(),
+        report.content.enterprise_id.as_deref(),
+    )
 }
 
 /// Record an intake report (phone, enterprise self-report, alarm, superior, peer).
 #[utoipa::path(post, path = "/reports", operation_id = "record_report", tag = "intake",
-    params(("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
-    request_body = NewReport,
+        request_body = NewReport,
     responses(
         (status = 201, description = "Recorded", body = IntakeReport),
         (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
@@ -468,12 +579,18 @@ async fn reports(
     ))]
 async fn record_report(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let report: NewReport = json_body(&headers, &body)?;
+    caller.require(
+        Action::ChangeIncident,
+        &location_scope(report.location.as_ref(), report.enterprise_id.as_deref()).scope(),
+        "the report",
+    )?;
     let report = store(&state)?
-        .record_report(report, &operator(&headers)?, now_ms())
+        .record_report(report, &caller.operator()?, now_ms())
         .await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
@@ -489,7 +606,7 @@ struct LinkBody {
 /// Attach a report to an incident (a duplicate report attaches to the incident it
 /// duplicates).
 #[utoipa::path(post, path = "/reports/{id}/link", operation_id = "link_report", tag = "intake",
-    params(("id" = String, Path, description = "Report id"), ("x-watchpost-operator" = Option<String>, Header, description = "The acting operator recorded on the timeline (until sessions exist)")),
+    params(("id" = String, Path, description = "Report id")),
     request_body = LinkBody,
     responses(
         (status = 200, description = "Linked", body = LinkAnswer),
@@ -498,16 +615,25 @@ struct LinkBody {
     ))]
 async fn link_report(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<LinkAnswer>, ApiError> {
     let id =
         ReportId::parse(&id).map_err(|e| ApiError::NotFound(format!("no report {id:?}: {e}")))?;
+    let report = store(&state)?.report(&id).await?;
+    caller.require(
+        Action::ChangeIncident,
+        &report_scope(&report).scope(),
+        &format!("report {id}"),
+    )?;
     let body: LinkBody = json_body(&headers, &body)?;
+    visible(&state, &caller, Action::ChangeIncident, &body.incident_id).await?;
     let (report, entries) = store(&state)?
-        .link_report(&id, &body.incident_id, &operator(&headers)?, now_ms())
+        .link_report(&id, &body.incident_id, &caller.operator()?, now_ms())
         .await?;
+    audited(&state, &caller, &body.incident_id, "report_linked").await?;
     Ok(Json(LinkAnswer {
         report,
         timeline: entries,
@@ -534,28 +660,35 @@ struct CamerasQuery {
     ))]
 async fn cameras(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<CamerasQuery>,
 ) -> Result<Json<IncidentCameras>, ApiError> {
-    let incident = store(&state)?.get(&incident_id(&id)?).await?;
+    let incident = visible(&state, &caller, Action::View, &incident_id(&id)?).await?;
     let devices = state
         .devices
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("the devices service is not running".into()))?;
     let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
-    let found = cameras_for_incident(&InventoryLookup(devices), &incident.value, radius)
+    let lookup = InventoryLookup(devices, caller.jurisdiction()?);
+    let found = cameras_for_incident(&lookup, &incident.value, radius)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(found))
 }
 
-/// The command module's [`CameraLookup`] over the device inventory.
-struct InventoryLookup<'a>(&'a Devices);
+/// The command module's [`CameraLookup`] over the device inventory, narrowed to what the
+/// caller's jurisdiction covers (a nearby camera across a district border stays hidden
+/// from the district next door).
+struct InventoryLookup<'a>(&'a Devices, &'a watchpost_command::access::Jurisdiction);
 
 impl InventoryLookup<'_> {
     /// Every camera matching `filter`, page by page.
     async fn all(&self, mut filter: CameraFilter) -> Result<Vec<CameraRef>, LookupError> {
         let mut out = Vec::new();
+        if !crate::cameras::constrain(&mut filter, self.1) {
+            return Ok(out);
+        }
         let mut offset = 0u64;
         loop {
             filter.limit = Some(MAX_LIMIT);

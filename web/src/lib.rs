@@ -4,10 +4,12 @@
 //! call it with `tower::ServiceExt::oneshot`. [`serve`] binds the configured address and
 //! runs the app until a shutdown signal. Errors reach HTTP through [`ApiError`] only.
 
+pub mod auth;
 mod cameras;
 pub mod demo;
 mod error;
 pub mod events;
+mod headers;
 mod health;
 mod incidents;
 pub mod logging;
@@ -16,6 +18,8 @@ mod org;
 mod paths;
 mod serve;
 mod signal;
+pub mod tls;
+pub mod views;
 mod whep;
 
 use std::sync::Arc;
@@ -34,7 +38,6 @@ use watchpost_media::hub::HubHandle;
 use watchpost_media::webrtc::WebRtc;
 
 pub use error::{ApiError, FieldProblem};
-pub use incidents::OPERATOR_HEADER;
 pub use serve::{Server, serve, start_devices};
 pub use signal::shutdown_signal;
 
@@ -66,6 +69,11 @@ pub struct AppState {
     /// Command centres, units and the enterprise ledger; `None` until
     /// [`AppState::with_org`], and then their routes answer 503.
     pub org: Option<Organisation>,
+    /// Users, sessions, tokens and the audit log; `None` until [`AppState::with_access`],
+    /// and then every route but the public ones answers 503.
+    pub access: Option<auth::Access>,
+    /// The stream views being watched (their audit records).
+    pub views: views::StreamViews,
 }
 
 impl AppState {
@@ -81,7 +89,22 @@ impl AppState {
             incidents: None,
             events: None,
             org: None,
+            access: None,
+            views: views::StreamViews::default(),
         }
+    }
+
+    /// Uses `views` for the stream-view audit (the one whose `run` gets the WebRTC layer's
+    /// session events).
+    pub fn with_views(mut self, views: views::StreamViews) -> AppState {
+        self.views = views;
+        self
+    }
+
+    /// Adds the access service (what lets anybody log in and use the API).
+    pub fn with_access(mut self, access: auth::Access) -> AppState {
+        self.access = Some(access);
+        self
     }
 
     /// Adds the opened organisation store (`/api/v1/centres`, `/units`, `/enterprises`).
@@ -119,9 +142,22 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let (api, _) = documented_routes().split_for_parts();
     api.route("/", get(ui_index))
+        .route("/login", get(ui_login))
         .route("/play/{*path}", get(ui_play))
         .route("/ui/whep.js", get(ui_whep_js))
+        .route("/ui/index.js", get(ui_index_js))
+        .route("/ui/play.js", get(ui_play_js))
+        .route("/ui/app.js", get(ui_app_js))
+        // Every route above, documented or a page, passes its access rule first.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            headers::SecurityHeaders::for_server(&state.config.server),
+            headers::set,
+        ))
         .with_state(state)
 }
 
@@ -137,6 +173,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(openapi::openapi_json))
+        .merge(auth::router())
         .routes(routes!(health::config_cameras))
         .merge(cameras::router())
         .merge(incidents::router())
@@ -151,6 +188,23 @@ async fn ui_index() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("ui/index.html"))
 }
 
+/// `GET /login`: the login form.
+async fn ui_login() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("ui/login.html"))
+}
+
+/// `GET /ui/app.js`: what every page shares: the session (login form, redirect to it on
+/// 401, logout).
+async fn ui_app_js() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("ui/app.js"),
+    )
+}
+
 /// `GET /ui/whep.js`: the WHEP client module the pages share.
 async fn ui_whep_js() -> impl axum::response::IntoResponse {
     (
@@ -159,6 +213,28 @@ async fn ui_whep_js() -> impl axum::response::IntoResponse {
             "text/javascript; charset=utf-8",
         )],
         include_str!("ui/whep.js"),
+    )
+}
+
+/// `GET /ui/index.js`: the script of the index page (no inline scripts: see [`headers`]).
+async fn ui_index_js() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("ui/index.js"),
+    )
+}
+
+/// `GET /ui/play.js`: the script of the play page.
+async fn ui_play_js() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("ui/play.js"),
     )
 }
 

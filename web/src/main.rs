@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
 use watchpost_config::LogFormat;
 use watchpost_web::{VERSION, demo, logging, serve, shutdown_signal};
 
@@ -56,15 +57,142 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Manage user accounts (the first administrator is made here).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print the OpenAPI 3.1 document of the HTTP API (also served at
     /// `/api/v1/openapi.json`; the committed copy is `docs/openapi.json`).
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input (one line) with
+    /// `--password-stdin`, otherwise generated and printed once.
+    Add {
+        /// Login name: 3 to 64 characters a-z 0-9 . _ -.
+        username: String,
+        /// Make a city administrator (the same as `--role admin --jurisdiction city`).
+        #[arg(long, conflicts_with_all = ["role", "jurisdiction"])]
+        admin: bool,
+        /// admin, commander, operator or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// `city`, `district:NAME`, `street:DISTRICT/STREET` or `enterprise:LEDGER_ID`.
+        #[arg(long, default_value = "city")]
+        jurisdiction: String,
+        /// The name shown (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// TOML configuration file (for the database); without it, defaults and
+        /// WATCHPOST__* variables apply.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `city`, `district:NAME`, `street:DISTRICT/STREET`, `enterprise:ID`.
+fn parse_jurisdiction(text: &str) -> Result<Jurisdiction, String> {
+    let (level, rest) = text.split_once(':').unwrap_or((text, ""));
+    match (level, rest) {
+        ("city", "") => Ok(Jurisdiction::City),
+        ("district", d) if !d.is_empty() => Ok(Jurisdiction::District {
+            district: d.to_owned(),
+        }),
+        ("street", ds) => match ds.split_once('/') {
+            Some((d, s)) if !d.is_empty() && !s.is_empty() => Ok(Jurisdiction::Street {
+                district: d.to_owned(),
+                street: s.to_owned(),
+            }),
+            _ => Err(format!("{text:?}: expected street:DISTRICT/STREET")),
+        },
+        ("enterprise", e) if !e.is_empty() => Ok(Jurisdiction::Enterprise {
+            enterprise_id: e.to_owned(),
+        }),
+        _ => Err(format!(
+            "{text:?}: expected city, district:NAME, street:DISTRICT/STREET or enterprise:ID"
+        )),
+    }
+}
+
+/// `watchpost user add`.
+async fn add_user(command: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Add {
+        username,
+        admin,
+        role,
+        jurisdiction,
+        display_name,
+        password_stdin,
+        config,
+    } = command;
+    let (role, jurisdiction) = if admin {
+        (Role::Admin, Jurisdiction::City)
+    } else {
+        (
+            Role::parse(&role).map_err(anyhow::Error::msg)?,
+            parse_jurisdiction(&jurisdiction).map_err(anyhow::Error::msg)?,
+        )
+    };
+    let config = watchpost_config::load(config.as_deref())
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    std::fs::create_dir_all(&config.storage.data_dir)?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        (Password::new(line.trim_end_matches(['\r', '\n'])), false)
+    } else {
+        (Password::generate(20)?, true)
+    };
+    let db = watchpost_command::Database::connect(&config.storage.effective_database_url()).await?;
+    let access = watchpost_web::auth::Access::open(db, &config).await?;
+    let user = access
+        .create_user(
+            NewUser {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                jurisdiction,
+                disabled: false,
+                password: password.clone(),
+            },
+            &AuditContext::anonymous(None),
+        )
+        .await
+        .map_err(|e| match e {
+            watchpost_web::ApiError::Invalid { fields, .. } => anyhow::anyhow!(
+                "{}",
+                fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            e => anyhow::anyhow!("{e}"),
+        })?;
+    println!(
+        "added {} ({}, {}) as {}",
+        user.username.as_str(),
+        user.role.as_str(),
+        serde_json::to_string(&user.jurisdiction)?,
+        user.id
+    );
+    if generated {
+        println!("password (shown once): {}", password.expose());
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { config: None });
     match command {
+        Command::User { command } => run("warn", LogFormat::Text, add_user(command)),
         Command::Openapi => {
             print!("{}", watchpost_web::openapi::document_json());
             ExitCode::SUCCESS

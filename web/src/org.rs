@@ -35,8 +35,12 @@ use watchpost_command::org::{
     Unit, UnitFilter, UnitInput, UnitPage,
 };
 
-use crate::cameras::{if_match, json_body};
+use watchpost_command::access::{Action, AuditAction, Jurisdiction};
+
+use crate::auth::Caller;
+use crate::cameras::{audit, if_match, json_body};
 use crate::error::ErrorBody;
+use crate::paths::OwnedScope;
 use crate::{ApiError, AppState};
 
 /// Largest ledger import body.
@@ -88,6 +92,48 @@ trait Resource: Send + Sync + 'static {
         mode: ImportMode,
         now: UnixMs,
     ) -> impl Future<Output = Result<ImportReport, OrgError>> + Send;
+    /// Where a record belongs (a unit: its centre's place).
+    fn scope(
+        org: &Organisation,
+        record: &Self::Record,
+    ) -> impl Future<Output = Result<OwnedScope, OrgError>> + Send;
+    /// Where a record as sent would belong.
+    fn input_scope(
+        org: &Organisation,
+        input: &Self::Input,
+    ) -> impl Future<Output = Result<OwnedScope, OrgError>> + Send;
+    /// Keeps the records of a list `caller` sees (the total then counts those of the
+    /// page).
+    fn narrow(
+        org: &Organisation,
+        list: &mut Self::List,
+        caller: &Caller,
+    ) -> impl Future<Output = Result<(), OrgError>> + Send;
+}
+
+fn place(district: Option<&str>, street: Option<&str>, enterprise: Option<&str>) -> OwnedScope {
+    let clean = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    OwnedScope {
+        district: clean(district),
+        street: clean(street),
+        enterprise_id: clean(enterprise),
+    }
+}
+
+/// Where a unit of centre `centre` belongs: the centre's place (an unknown centre: none).
+async fn centre_scope(org: &Organisation, centre: &str) -> Result<OwnedScope, OrgError> {
+    let Ok(id) = CentreId::parse(centre) else {
+        return Ok(OwnedScope::default());
+    };
+    match org.get_centre(&id).await {
+        Ok(c) => Ok(place(c.district.as_deref(), c.street.as_deref(), None)),
+        Err(OrgError::NotFound { .. }) => Ok(OwnedScope::default()),
+        Err(e) => Err(e),
+    }
 }
 
 struct Centres;
@@ -155,6 +201,22 @@ impl Resource for Centres {
         org.import_centres_json(text, "centres import", mode, now)
             .await
     }
+    async fn scope(_: &Organisation, c: &CommandCentre) -> Result<OwnedScope, OrgError> {
+        Ok(place(c.district.as_deref(), c.street.as_deref(), None))
+    }
+    async fn input_scope(_: &Organisation, c: &CentreInput) -> Result<OwnedScope, OrgError> {
+        Ok(place(c.district.as_deref(), c.street.as_deref(), None))
+    }
+    async fn narrow(
+        _: &Organisation,
+        list: &mut CentreList,
+        caller: &Caller,
+    ) -> Result<(), OrgError> {
+        list.items.retain(|c| {
+            caller.sees(&place(c.district.as_deref(), c.street.as_deref(), None).scope())
+        });
+        Ok(())
+    }
 }
 
 impl Resource for Units {
@@ -203,6 +265,35 @@ impl Resource for Units {
         now: UnixMs,
     ) -> Result<ImportReport, OrgError> {
         org.import_units_json(text, "units import", mode, now).await
+    }
+    async fn scope(org: &Organisation, u: &Unit) -> Result<OwnedScope, OrgError> {
+        centre_scope(org, u.centre_id.as_str()).await
+    }
+    async fn input_scope(org: &Organisation, u: &UnitInput) -> Result<OwnedScope, OrgError> {
+        centre_scope(org, u.centre_id.trim()).await
+    }
+    async fn narrow(
+        org: &Organisation,
+        list: &mut UnitPage,
+        caller: &Caller,
+    ) -> Result<(), OrgError> {
+        if caller
+            .jurisdiction()
+            .is_ok_and(|j| *j == Jurisdiction::City)
+        {
+            return Ok(());
+        }
+        let centres = org.list_centres(&CentreFilter::default()).await?;
+        list.items.retain(|u| {
+            centres
+                .iter()
+                .find(|c| c.id == u.centre_id)
+                .is_some_and(|c| {
+                    caller.sees(&place(c.district.as_deref(), c.street.as_deref(), None).scope())
+                })
+        });
+        list.total = list.items.len() as u64;
+        Ok(())
     }
 }
 
@@ -261,6 +352,44 @@ impl Resource for Enterprises {
         org.import_enterprises_json(text, "ledger import", mode, now)
             .await
     }
+    async fn scope(_: &Organisation, e: &Enterprise) -> Result<OwnedScope, OrgError> {
+        Ok(place(
+            Some(&e.division.district),
+            e.division.street.as_deref(),
+            Some(e.ledger_id.as_str()),
+        ))
+    }
+    async fn input_scope(_: &Organisation, e: &EnterpriseInput) -> Result<OwnedScope, OrgError> {
+        Ok(place(
+            Some(&e.division.district),
+            e.division.street.as_deref(),
+            e.ledger_id.as_deref(),
+        ))
+    }
+    async fn narrow(
+        _: &Organisation,
+        list: &mut EnterprisePage,
+        caller: &Caller,
+    ) -> Result<(), OrgError> {
+        if caller
+            .jurisdiction()
+            .is_ok_and(|j| *j == Jurisdiction::City)
+        {
+            return Ok(());
+        }
+        list.items.retain(|e| {
+            caller.sees(
+                &place(
+                    Some(&e.division.district),
+                    e.division.street.as_deref(),
+                    Some(e.ledger_id.as_str()),
+                )
+                .scope(),
+            )
+        });
+        list.total = list.items.len() as u64;
+        Ok(())
+    }
 }
 
 /// The organisation routes, nested under `/api/v1`.
@@ -293,9 +422,10 @@ macro_rules! resource_routes {
                 ))]
             async fn list(
                 state: State<AppState>,
+                caller: Caller,
                 filter: Query<$filter>,
             ) -> Result<Json<$list>, ApiError> {
-                super::list::<$resource>(state, filter).await
+                super::list::<$resource>(state, caller, filter).await
             }
 
             #[utoipa::path(post, path = $base, operation_id = concat!("create_", $one), tag = $tag,
@@ -309,10 +439,11 @@ macro_rules! resource_routes {
                 ))]
             async fn create(
                 state: State<AppState>,
+                caller: Caller,
                 headers: HeaderMap,
                 body: Bytes,
             ) -> Result<Response, ApiError> {
-                super::create::<$resource>(state, headers, body).await
+                super::create::<$resource>(state, caller, headers, body).await
             }
 
             #[utoipa::path(get, path = $item, operation_id = concat!("get_", $one), tag = $tag,
@@ -321,8 +452,12 @@ macro_rules! resource_routes {
                     (status = 200, description = "The record; `ETag` is its revision", body = $record),
                     (status = 404, description = "No such record", body = ErrorBody),
                 ))]
-            async fn one(state: State<AppState>, id: Path<String>) -> Result<Response, ApiError> {
-                super::one::<$resource>(state, id).await
+            async fn one(
+                state: State<AppState>,
+                caller: Caller,
+                id: Path<String>,
+            ) -> Result<Response, ApiError> {
+                super::one::<$resource>(state, caller, id).await
             }
 
             #[utoipa::path(put, path = $item, operation_id = concat!("replace_", $one), tag = $tag,
@@ -337,11 +472,12 @@ macro_rules! resource_routes {
                 ))]
             async fn replace(
                 state: State<AppState>,
+                caller: Caller,
                 id: Path<String>,
                 headers: HeaderMap,
                 body: Bytes,
             ) -> Result<Response, ApiError> {
-                super::replace::<$resource>(state, id, headers, body).await
+                super::replace::<$resource>(state, caller, id, headers, body).await
             }
 
             #[utoipa::path(delete, path = $item, operation_id = concat!("delete_", $one), tag = $tag,
@@ -353,9 +489,10 @@ macro_rules! resource_routes {
                 ))]
             async fn remove(
                 state: State<AppState>,
+                caller: Caller,
                 id: Path<String>,
             ) -> Result<StatusCode, ApiError> {
-                super::remove::<$resource>(state, id).await
+                super::remove::<$resource>(state, caller, id).await
             }
 
             #[utoipa::path(post, path = $import, operation_id = concat!("import_", $plural), tag = $tag,
@@ -369,11 +506,12 @@ macro_rules! resource_routes {
                 ))]
             async fn import(
                 state: State<AppState>,
+                caller: Caller,
                 query: Query<ImportQuery>,
                 headers: HeaderMap,
                 body: Bytes,
             ) -> Result<Json<ImportReport>, ApiError> {
-                super::import::<$resource>(state, query, headers, body).await
+                super::import::<$resource>(state, caller, query, headers, body).await
             }
 
             pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -471,47 +609,104 @@ fn with_etag<R: Resource>(status: StatusCode, record: R::Record) -> Response {
 
 async fn list<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     Query(filter): Query<R::Filter>,
 ) -> Result<Json<R::List>, ApiError> {
-    Ok(Json(R::list(org(&state)?, &filter).await?))
+    let org = org(&state)?;
+    let mut list = R::list(org, &filter).await?;
+    R::narrow(org, &mut list, &caller).await?;
+    Ok(Json(list))
+}
+
+/// The record `text` names if `caller` may do `action` on it (404, 403).
+async fn visible<R: Resource>(
+    org: &Organisation,
+    caller: &Caller,
+    action: Action,
+    text: &str,
+) -> Result<(R::Id, R::Record), ApiError> {
+    let id = id::<R>(text)?;
+    let record = R::get(org, &id).await?;
+    let scope = R::scope(org, &record).await?;
+    caller.require(action, &scope.scope(), &format!("{} {text:?}", R::NAME))?;
+    Ok((id, record))
+}
+
+async fn audited<R: Resource>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    change: &str,
+) -> Result<(), ApiError> {
+    audit(
+        state,
+        caller,
+        AuditAction::OrgChanged,
+        &format!("{}/{id}", R::PATH),
+        &[("change", change.into())],
+    )
+    .await
 }
 
 async fn create<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let org = org(&state)?;
     let input: R::Input = json_body(&headers, &body)?;
-    let record = R::create(org(&state)?, input, now_ms()).await?;
+    let scope = R::input_scope(org, &input).await?;
+    caller.require(
+        Action::ManageOrg,
+        &scope.scope(),
+        &format!("the {}", R::NAME),
+    )?;
+    let record = R::create(org, input, now_ms()).await?;
+    audited::<R>(&state, &caller, &R::id_of(&record), "created").await?;
     Ok(with_etag::<R>(StatusCode::CREATED, record))
 }
 
 async fn one<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     Path(text): Path<String>,
 ) -> Result<Response, ApiError> {
-    let record = R::get(org(&state)?, &id::<R>(&text)?).await?;
+    let (_, record) = visible::<R>(org(&state)?, &caller, Action::View, &text).await?;
     Ok(with_etag::<R>(StatusCode::OK, record))
 }
 
 async fn replace<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     Path(text): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = id::<R>(&text)?;
+    let org = org(&state)?;
+    let (id, _) = visible::<R>(org, &caller, Action::ManageOrg, &text).await?;
     let expected = if_match(&headers)?;
     let input: R::Input = json_body(&headers, &body)?;
-    let record = R::update(org(&state)?, &id, input, now_ms(), expected).await?;
+    let scope = R::input_scope(org, &input).await?;
+    caller.require(
+        Action::ManageOrg,
+        &scope.scope(),
+        &format!("the {}'s new place", R::NAME),
+    )?;
+    let record = R::update(org, &id, input, now_ms(), expected).await?;
+    audited::<R>(&state, &caller, &text, "replaced").await?;
     Ok(with_etag::<R>(StatusCode::OK, record))
 }
 
 async fn remove<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     Path(text): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    R::delete(org(&state)?, &id::<R>(&text)?).await?;
+    let org = org(&state)?;
+    let (id, _) = visible::<R>(org, &caller, Action::ManageOrg, &text).await?;
+    R::delete(org, &id).await?;
+    audited::<R>(&state, &caller, &text, "deleted").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -527,14 +722,22 @@ struct ImportQuery {
 
 async fn import<R: Resource>(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ImportQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ImportReport>, ApiError> {
+    // A ledger import spans districts: the city's managers run it.
+    if *caller.jurisdiction()? != Jurisdiction::City {
+        return Err(ApiError::Forbidden(
+            "imports of the organisation are run by the city".into(),
+        ));
+    }
     crate::cameras::require_json(&headers)?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::BadRequest(format!("the import is not UTF-8: {e}")))?;
     let report = R::import(org(&state)?, text, query.mode.unwrap_or_default(), now_ms()).await?;
+    audited::<R>(&state, &caller, "import", "imported").await?;
     Ok(Json(report))
 }
 
@@ -557,11 +760,12 @@ struct AvailabilityBody {
     ))]
 async fn set_availability(
     State(state): State<AppState>,
+    caller: Caller,
     Path(text): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = id::<Units>(&text)?;
+    let (id, _) = visible::<Units>(org(&state)?, &caller, Action::Dispatch, &text).await?;
     let body: AvailabilityBody = json_body(&headers, &body)?;
     let unit = org(&state)?
         .set_availability(&id, body.availability, now_ms())

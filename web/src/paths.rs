@@ -11,8 +11,83 @@ use watchpost_devices::streams::parse_path_name;
 use watchpost_media::hub::PathStats;
 use watchpost_media::webrtc::SessionInfo;
 
+use watchpost_command::access::{Action, Scope};
+use watchpost_devices::inventory::{Camera, CameraId};
+
+use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
+
+/// Where an item belongs (district, street, enterprise), owned: what
+/// [`Caller::require`] and [`Caller::sees`] compare with the caller's jurisdiction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OwnedScope {
+    pub(crate) district: Option<String>,
+    pub(crate) street: Option<String>,
+    pub(crate) enterprise_id: Option<String>,
+}
+
+impl OwnedScope {
+    /// Borrowed, for the access rules.
+    pub(crate) fn scope(&self) -> Scope<'_> {
+        Scope::new(
+            self.district.as_deref(),
+            self.street.as_deref(),
+            self.enterprise_id.as_deref(),
+        )
+    }
+
+    /// A camera's: its division and enterprise.
+    pub(crate) fn of_camera(camera: &Camera) -> OwnedScope {
+        OwnedScope {
+            district: Some(camera.division.district.clone()).filter(|d| !d.is_empty()),
+            street: camera.division.street.clone(),
+            enterprise_id: camera.enterprise_id.clone(),
+        }
+    }
+}
+
+/// Where hub path `path` belongs: an inventory camera's path (`cam/<id>/…`) is the
+/// camera's; any other path (a camera of the configuration file) belongs to no district,
+/// so only the city sees it.
+pub(crate) async fn path_scope(state: &AppState, path: &str) -> Result<OwnedScope, ApiError> {
+    let Some((id, _)) = parse_path_name(path) else {
+        return Ok(OwnedScope::default());
+    };
+    let (Some(devices), Ok(id)) = (state.devices.as_ref(), CameraId::parse(id)) else {
+        return Ok(OwnedScope::default());
+    };
+    match devices.get(&id).await {
+        Ok(camera) => Ok(OwnedScope::of_camera(&camera)),
+        // A path whose camera was just removed belongs to nobody below the city.
+        Err(watchpost_devices::DevicesError::Inventory(
+            watchpost_devices::inventory::InventoryError::NotFound { .. },
+        )) => Ok(OwnedScope::default()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// 403 unless `caller` may do `action` on path `path`: a user whose role allows it and
+/// whose jurisdiction covers the path's camera, or a stream token for exactly this path
+/// (which only plays: `action` must be [`Action::View`]).
+pub(crate) async fn require_path(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    path: &str,
+) -> Result<(), ApiError> {
+    if let Some(claims) = caller.stream() {
+        return if action == Action::View && claims.allows(path) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this stream token does not play {path:?}"
+            )))
+        };
+    }
+    let scope = path_scope(state, path).await?;
+    caller.require(action, &scope.scope(), &format!("path {path:?}"))
+}
 
 /// A path as `GET /api/v1/paths` lists it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -47,17 +122,21 @@ fn camera_of(state: &AppState, path: &str) -> Option<CameraOfPath> {
 /// camera's health.
 #[utoipa::path(get, path = "/paths", operation_id = "list_paths", tag = "streams",
     responses((status = 200, description = "Every path", body = Vec<PathView>)))]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<PathView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PathView>>, ApiError> {
     let paths = state.hub.paths().await?;
-    Ok(Json(
-        paths
-            .into_iter()
-            .map(|path| PathView {
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        if caller.sees(&path_scope(&state, &path.name).await?.scope()) {
+            out.push(PathView {
                 camera: camera_of(&state, &path.name),
                 path,
-            })
-            .collect(),
-    ))
+            });
+        }
+    }
+    Ok(Json(out))
 }
 
 /// One path as `GET /api/v1/paths/{name}` reports it: the hub's statistics and the
@@ -87,8 +166,11 @@ pub(crate) struct PathDetail {
     ))]
 pub(crate) async fn one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<PathDetail>, ApiError> {
+    // Jurisdiction first: a path outside it is refused whether or not it exists.
+    require_path(&state, &caller, Action::View, &name).await?;
     let path = state.hub.path(&name).await?;
     let sessions = state
         .webrtc

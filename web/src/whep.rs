@@ -29,8 +29,23 @@ use watchpost_config::WebRtcConfig;
 use watchpost_media::hub::HubError;
 use watchpost_media::webrtc::{PatchOutcome, WebRtcError, trickle};
 
+use watchpost_command::access::Action;
+
+use crate::auth::Caller;
 use crate::error::ErrorBody;
+use crate::paths::{path_scope, require_path};
 use crate::{ApiError, AppState};
+
+/// 403 unless `caller` may play the path WHEP session `id` plays (404 if there is none).
+async fn require_session(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let path = state
+        .webrtc
+        .as_ref()
+        .and_then(|w| w.sessions().into_iter().find(|s| s.id.as_str() == id))
+        .map(|s| s.path)
+        .ok_or_else(|| ApiError::NotFound(format!("no WHEP session {id:?}")))?;
+    require_path(state, caller, Action::View, &path).await
+}
 
 /// The WHEP routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -135,14 +150,20 @@ fn whep_error(err: WebRtcError) -> ApiError {
     responses((status = 200, description = "Every WHEP session", body = Vec<watchpost_media::webrtc::SessionInfo>)))]
 pub(crate) async fn sessions(
     State(state): State<AppState>,
-) -> axum::Json<Vec<watchpost_media::webrtc::SessionInfo>> {
-    axum::Json(
-        state
-            .webrtc
-            .as_ref()
-            .map(|w| w.sessions())
-            .unwrap_or_default(),
-    )
+    caller: Caller,
+) -> Result<axum::Json<Vec<watchpost_media::webrtc::SessionInfo>>, ApiError> {
+    let all = state
+        .webrtc
+        .as_ref()
+        .map(|w| w.sessions())
+        .unwrap_or_default();
+    let mut visible = Vec::with_capacity(all.len());
+    for session in all {
+        if caller.sees(&path_scope(&state, &session.path).await?.scope()) {
+            visible.push(session);
+        }
+    }
+    Ok(axum::Json(visible))
 }
 
 /// Play a hub path: an SDP offer in, `201` with the complete SDP answer out (all host
@@ -161,10 +182,12 @@ pub(crate) async fn sessions(
     ))]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
+    require_path(&state, &caller, Action::View, &path).await?;
     require_content_type(&headers, SDP, "a WHEP offer")?;
     let webrtc = state
         .webrtc
@@ -175,6 +198,12 @@ async fn create(
         .await
         .map_err(whep_error)?;
     let id = created.id;
+    if let Some(access) = state.access.as_ref() {
+        state
+            .views
+            .started(access, &caller, id.as_str(), &path)
+            .await;
+    }
     let mut response = Response::new(Body::from(created.answer));
     *response.status_mut() = StatusCode::CREATED;
     let headers = response.headers_mut();
@@ -232,8 +261,10 @@ fn insert_etag(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError> {
     ))]
 async fn delete_session(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    require_session(&state, &caller, &id).await?;
     let closed = state
         .webrtc
         .as_ref()
@@ -263,10 +294,12 @@ async fn delete_session(
     ))]
 async fn patch_session(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
+    require_session(&state, &caller, &id).await?;
     require_content_type(&headers, trickle::CONTENT_TYPE, "a WHEP PATCH")?;
     let webrtc = state
         .webrtc

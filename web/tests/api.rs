@@ -11,8 +11,69 @@ use watchpost_config::{CameraConfig, Config, RtspTransport, Secret, SecretUrl};
 use watchpost_media::hub::{Hub, HubConfig};
 use watchpost_web::{AppState, app};
 
+/// The city administrator every test state has; the request helpers send its session.
+const ADMIN: &str = "duty-officer-li";
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Session tokens of the test states, by data directory (one state per directory).
+fn tokens() -> &'static std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>> {
+    static TOKENS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>>,
+    > = std::sync::OnceLock::new();
+    TOKENS.get_or_init(Default::default)
+}
+
+/// The session token the helpers send for `state`.
+fn token_of(state: &AppState) -> Option<String> {
+    tokens()
+        .lock()
+        .unwrap()
+        .get(&state.config.storage.data_dir)
+        .cloned()
+}
+
+/// `Bearer <token>` of `state`'s administrator.
+fn bearer(state: &AppState) -> String {
+    format!("Bearer {}", token_of(state).unwrap())
+}
+
+/// Adds the access service and the city administrator [`ADMIN`], logged in.
+async fn with_admin(state: AppState) -> AppState {
+    use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
+    let access = watchpost_web::auth::Access::open(state.db.clone(), &state.config)
+        .await
+        .unwrap();
+    access
+        .create_user(
+            NewUser {
+                username: ADMIN.into(),
+                display_name: "Li, duty officer".into(),
+                role: Role::Admin,
+                jurisdiction: Jurisdiction::City,
+                disabled: false,
+                password: Password::new(ADMIN_PASSWORD),
+            },
+            &AuditContext::anonymous(None),
+        )
+        .await
+        .unwrap();
+    let logged_in = access
+        .login(ADMIN, Password::new(ADMIN_PASSWORD), None)
+        .await
+        .unwrap();
+    tokens().lock().unwrap().insert(
+        state.config.storage.data_dir.clone(),
+        logged_in.token.into_exposed(),
+    );
+    state.with_access(access)
+}
+
+#[path = "api/access.rs"]
+mod access;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/tls.rs"]
+mod tls;
 
 async fn state(name: &str) -> AppState {
     let dir = std::env::temp_dir().join(format!("watchpost-web-{}-{name}", std::process::id()));
@@ -43,12 +104,16 @@ async fn state(name: &str) -> AppState {
         .unwrap();
     let paths = watchpost_media::cameras::camera_paths(&config.cameras).unwrap();
     let hub = Hub::spawn(HubConfig::from_config(&config.media), paths).unwrap();
-    AppState::new(config, db, hub)
+    with_admin(AppState::new(config, db, hub)).await
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::get(uri);
+    if let Some(token) = token_of(state) {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
     let response = app(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -118,8 +183,12 @@ async fn index_page_is_served() {
             .starts_with("text/html")
     );
     assert!(body.contains("<title>Watchpost</title>"));
-    // The live tiles use the shared WHEP client module.
-    assert!(body.contains("import { whepPlay } from '/ui/whep.js'"));
+    // The page's script is a module of its own (no inline script: the CSP forbids them);
+    // the live tiles use the shared WHEP client module.
+    assert!(body.contains(r#"<script type="module" src="/ui/index.js"></script>"#));
+    let (status, _, js) = get(&state, "/ui/index.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.contains("import { whepPlay } from '/ui/whep.js'"));
     let (status, headers, js) = get(&state, "/ui/whep.js").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -192,6 +261,13 @@ async fn send(
         .method(method)
         .uri(uri)
         .header(header::CONTENT_TYPE, content_type);
+    if let Some(token) = token_of(state)
+        && !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
     for (k, v) in extra {
         request = request.header(*k, *v);
     }
@@ -442,7 +518,7 @@ async fn command_state(f: &TestDb, devices: bool) -> AppState {
             .unwrap();
         state = state.with_devices(devices);
     }
-    state
+    with_admin(state).await
 }
 
 // The command API on both backends: SQLite and the PostgreSQL that `cargo xtask test`
@@ -459,7 +535,8 @@ watchpost_command::on_both_backends!(
 async fn an_incident_goes_from_intake_to_closure_through_the_api(f: &TestDb) {
     let state = command_state(f, false).await;
     let json = "application/json";
-    let op = [(watchpost_web::OPERATOR_HEADER, "duty-officer-li")];
+    // The timeline names the logged-in user.
+    let op: [(&str, &str); 0] = [];
 
     // Three deaths make a "larger" accident: reports are owed up to the province.
     let new = serde_json::json!({
@@ -723,6 +800,7 @@ async fn events_replay_what_a_client_missed_then_stream_live(f: &TestDb) {
     let response = app(state.clone())
         .oneshot(
             Request::get(format!("/api/v1/events?incident_id={incident_id}"))
+                .header(header::AUTHORIZATION, bearer(&state))
                 .header("last-event-id", "0")
                 .body(Body::empty())
                 .unwrap(),
@@ -766,6 +844,7 @@ async fn events_replay_what_a_client_missed_then_stream_live(f: &TestDb) {
     let response = app(state.clone())
         .oneshot(
             Request::get("/api/v1/events")
+                .header(header::AUTHORIZATION, bearer(&state))
                 .header("last-event-id", ids[1].to_string())
                 .body(Body::empty())
                 .unwrap(),
@@ -779,7 +858,12 @@ async fn events_replay_what_a_client_missed_then_stream_live(f: &TestDb) {
     // A client without an id starts at the end and gets only what comes next, from the
     // server's live feed.
     let response = app(state.clone())
-        .oneshot(Request::get("/api/v1/events").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/api/v1/events")
+                .header(header::AUTHORIZATION, bearer(&state))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let mut stream = response.into_body();

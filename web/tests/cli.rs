@@ -8,6 +8,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
+/// The administrator `start_server_with` adds with `watchpost user add --admin`.
+const ADMIN: &str = "test-admin";
+const ADMIN_PASSWORD: &str = "Admin-pw-in-no-log-8812";
+
+/// The session token `http` sends (each test runs in its own process under nextest).
+static TOKEN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("watchpost-cli-{}-{name}", std::process::id()));
@@ -27,9 +33,15 @@ fn http(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> (u16,
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let body = json.unwrap_or("");
+    let auth = TOKEN
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -64,6 +76,7 @@ fn start_server_with(
         ),
     )
     .unwrap();
+    add_admin(&config);
     let mut child = Command::new(BIN)
         .args(["--log-format", "json", "serve", "--config"])
         .arg(&config)
@@ -91,7 +104,47 @@ fn start_server_with(
             break v["http"].as_str().unwrap().parse().unwrap();
         }
     };
+    login(addr);
     (child, addr, rx)
+}
+
+/// `watchpost user add test-admin --admin --password-stdin --config CONFIG`.
+fn add_admin(config: &std::path::Path) {
+    let mut child = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            ADMIN,
+            "--admin",
+            "--password-stdin",
+            "--config",
+        ])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{ADMIN_PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("added test-admin (admin"), "{stdout}");
+    assert!(!stdout.contains(ADMIN_PASSWORD), "{stdout}");
+}
+
+/// Logs the administrator in; `http` sends its token from now on.
+fn login(addr: SocketAddr) {
+    *TOKEN.lock().unwrap() = None;
+    let body = format!(r#"{{"username":"{ADMIN}","password":"{ADMIN_PASSWORD}"}}"#);
+    let (status, answer) = http(addr, "POST", "/api/v1/auth/login", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    *TOKEN.lock().unwrap() = Some(v["token"].as_str().unwrap().to_owned());
 }
 
 #[test]
@@ -295,8 +348,14 @@ fn a_camera_password_never_reaches_answers_or_logs() {
     wait_with_timeout(&mut child, Duration::from_secs(30));
     let log: Vec<String> = logs.try_iter().collect();
     assert!(log.len() > 5, "debug logs were written: {log:?}");
+    let token = TOKEN.lock().unwrap().clone().unwrap();
     for text in answers.iter().chain(&log) {
         assert!(!text.contains(PASSWORD), "password leaked: {text}");
+        assert!(
+            !text.contains(ADMIN_PASSWORD),
+            "login password leaked: {text}"
+        );
+        assert!(!text.contains(&token), "session token leaked: {text}");
     }
     let db = std::fs::read(dir.join("data").join("watchpost.db")).unwrap();
     let wal = std::fs::read(dir.join("data").join("watchpost.db-wal")).unwrap_or_default();

@@ -18,6 +18,12 @@
 //! - CPUs: the server runs under `taskset -c 1`, the load client and the source under
 //!   `taskset -c 0`. Every benchmark starts a fresh server (its own data directory, log
 //!   at warn level, logs in `<target>/bench/logs/`), on free loopback ports.
+//! - Authentication: before each Watchpost server starts, `watchpost user add bench-admin
+//!   --admin --password-stdin --config <its config>` adds an administrator to its fresh
+//!   database with a random password; once `/healthz` answers, the bench logs in
+//!   (`POST /api/v1/auth/login`) and sends the session token as `Authorization: Bearer` on
+//!   its own API requests and hands it to the load client as `WATCHPOST_TOKEN` (the
+//!   environment, not the command line). The password and the token are never printed.
 //! - Server figures come from `/proc/<pid>/stat` (utime and stime, fields 14 and 15, in
 //!   clock ticks of `getconf CLK_TCK`, 100 if that fails; reported apart — user, system —
 //!   and added up), `/proc/<pid>/status` (VmRSS, Threads) and
@@ -556,20 +562,109 @@ fn terminate(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
-/// A minimal HTTP/1.1 GET; status and body.
+/// A minimal HTTP/1.1 GET without credentials (`/healthz`); status and body.
 fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_request(addr, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 request (`Connection: close`): `token` as `Authorization: Bearer`,
+/// `json` as an `application/json` body; status and body, `None` when the exchange failed.
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = json.unwrap_or_default();
+    if json.is_some() {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.get(9..12)?.parse().ok()?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     Some((status, body))
+}
+
+/// The administrator every benchmark server gets ([`add_admin`]).
+const BENCH_ADMIN: &str = "bench-admin";
+
+/// A random password for [`BENCH_ADMIN`]: 32 hex digits from `/dev/urandom`.
+fn random_password() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `watchpost user add bench-admin --admin --password-stdin --config CONFIG`: the
+/// server's first administrator, in the database `config` names.
+fn add_admin(server: &Path, config: &Path, password: &str) -> Result {
+    let mut child = Command::new(server)
+        .args(["user", "add", BENCH_ADMIN, "--admin", "--password-stdin"])
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {} user add: {e}", server.display()))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    // One line; a failed write shows in the command's own error below.
+    let _ = writeln!(stdin, "{password}");
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{} user add: {e}", server.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`watchpost user add {BENCH_ADMIN} --admin --config {}` failed ({}): {}{}",
+            config.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/auth/login` as [`BENCH_ADMIN`]: the session token.
+fn login(http: SocketAddr, password: &str) -> Result<String> {
+    let body = Json::obj([
+        ("username", Json::str(BENCH_ADMIN)),
+        ("password", Json::str(password)),
+    ])
+    .to_text();
+    let (status, answer) = http_request(http, "POST", "/api/v1/auth/login", None, Some(&body))
+        .ok_or_else(|| format!("POST http://{http}/api/v1/auth/login: no answer"))?;
+    if status != 200 {
+        // The server's error body names neither the password nor a token.
+        return Err(format!(
+            "POST http://{http}/api/v1/auth/login as {BENCH_ADMIN}: HTTP {status}: {}",
+            answer.trim()
+        ));
+    }
+    Json::parse(&answer)
+        .ok()
+        .and_then(|j| j.get("token").as_str().map(str::to_owned))
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            format!("POST http://{http}/api/v1/auth/login: 200 without a usable \"token\"")
+        })
 }
 
 /// The looped clip, served by `watchpost-whep-load --mode serve-clip` on CPU 0.
@@ -625,10 +720,13 @@ fn log_file(ctx: &Ctx, name: &str) -> Result<fs::File> {
     fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
-/// The server under test on CPU 1, with its own configuration and data directory.
+/// The server under test on CPU 1, with its own configuration and data directory, and
+/// the session token of its administrator.
 struct Server {
     child: Child,
     http: SocketAddr,
+    /// [`BENCH_ADMIN`]'s session token: never printed.
+    token: String,
 }
 
 /// How a benchmark's server is configured.
@@ -675,6 +773,8 @@ impl Server {
         }
         let config = run_dir.join("watchpost.toml");
         fs::write(&config, toml).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        let password = random_password()?;
+        add_admin(&ctx.bins.server, &config, &password)?;
         let log = log_file(ctx, &format!("server-{}", cfg.name))?;
         let log2 = log
             .try_clone()
@@ -709,7 +809,13 @@ impl Server {
             }
             thread::sleep(Duration::from_millis(50));
         }
-        Ok(Server { child, http })
+        match login(http, &password) {
+            Ok(token) => Ok(Server { child, http, token }),
+            Err(e) => {
+                terminate(&mut child, Duration::from_secs(5));
+                Err(e)
+            }
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -721,7 +827,13 @@ impl Server {
     }
 
     fn path_state(&self) -> Option<String> {
-        let (status, body) = http_get(self.http, "/api/v1/paths/bench/main")?;
+        let (status, body) = http_request(
+            self.http,
+            "GET",
+            "/api/v1/paths/bench/main",
+            Some(&self.token),
+            None,
+        )?;
         (status == 200)
             .then(|| {
                 Json::parse(&body)
@@ -745,6 +857,8 @@ trait UnderTest {
     fn pid(&self) -> u32;
     /// The load client's arguments that point it at this server.
     fn client_args(&self) -> Vec<String>;
+    /// The bearer token the load client sends (`WATCHPOST_TOKEN`), if the server wants one.
+    fn token(&self) -> Option<&str>;
     /// Stops it.
     fn stop_boxed(self: Box<Self>);
 }
@@ -761,6 +875,10 @@ impl UnderTest for Server {
             "--path".into(),
             "bench/main".into(),
         ]
+    }
+
+    fn token(&self) -> Option<&str> {
+        Some(&self.token)
     }
 
     fn stop_boxed(self: Box<Self>) {
@@ -782,6 +900,10 @@ impl UnderTest for JanusServer {
             "--janus-mountpoint".into(),
             self.mountpoint_id().to_string(),
         ]
+    }
+
+    fn token(&self) -> Option<&str> {
+        None
     }
 
     fn stop_boxed(mut self: Box<Self>) {
@@ -806,7 +928,13 @@ fn load_client(
     args: &[String],
     deadline: Duration,
 ) -> Result<LoadRun> {
-    let mut child = pinned(0, &ctx.bins.load)
+    let mut command = pinned(0, &ctx.bins.load);
+    // The token goes through the environment: a command line shows in `ps`.
+    match server.token() {
+        Some(token) => command.env("WATCHPOST_TOKEN", token),
+        None => command.env_remove("WATCHPOST_TOKEN"),
+    };
+    let mut child = command
         .args(server.client_args())
         .arg("--json")
         .args(args)

@@ -78,7 +78,6 @@ impl Json {
     }
 
     /// Compact JSON text.
-    #[cfg(test)]
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         self.write(&mut out, None, 0);

@@ -145,61 +145,11 @@ impl CredentialCipher {
     }
 
     /// Reads the key from `<data_dir>/credential.key`, or creates that file with a fresh
-    /// random key (base64, mode 0600, written to a temporary file and linked into place,
-    /// so a concurrent start never sees half a key and two starts agree on one key).
-    /// Creates `data_dir` if missing. Single node only: other nodes would not have the key.
+    /// random key ([`load_or_create_key_file`]). Single node only: other nodes would not
+    /// have the key.
     pub fn load_or_create(data_dir: &Path) -> Result<CredentialCipher, KeyError> {
-        let path = data_dir.join(KEY_FILE);
-        if let Some(bytes) = read_key_file(&path)? {
-            return Self::with_origin(
-                &bytes,
-                KeyOrigin::File {
-                    path,
-                    created: false,
-                },
-            );
-        }
-        std::fs::create_dir_all(data_dir).map_err(|source| KeyError::Io {
-            action: "creating the data directory",
-            path: data_dir.to_owned(),
-            source,
-        })?;
-        let key = Self::generate_key()?;
-        let mut suffix = [0u8; 6];
-        aws_lc_rs::rand::fill(&mut suffix).map_err(|_| KeyError::Crypto {
-            action: "naming a temporary key file",
-        })?;
-        let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = data_dir.join(format!(".{KEY_FILE}.{suffix}.tmp"));
-        let written = write_new_private(&tmp, format!("{}\n", key.expose()).as_bytes());
-        let linked = written.and_then(|()| {
-            std::fs::hard_link(&tmp, &path).map_err(|source| KeyError::Io {
-                action: "creating",
-                path: path.clone(),
-                source,
-            })
-        });
-        let _ = std::fs::remove_file(&tmp);
-        let created = match linked {
-            Ok(()) => true,
-            // Another process created it first: use theirs.
-            Err(KeyError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e),
-        };
-        if created {
-            sync_dir(data_dir)?;
-        }
-        let bytes = match read_key_file(&path)? {
-            Some(bytes) => bytes,
-            None => {
-                return Err(KeyError::Io {
-                    action: "reading",
-                    path,
-                    source: std::io::Error::new(ErrorKind::NotFound, "vanished after creation"),
-                });
-            }
-        };
-        Self::with_origin(&bytes, KeyOrigin::File { path, created })
+        let (bytes, origin) = load_or_create_key_file(data_dir, KEY_FILE)?;
+        Self::with_origin(&bytes, origin)
     }
 
     /// A fresh random key, base64 (what `devices.credential_key` takes).
@@ -261,6 +211,68 @@ impl CredentialCipher {
             password: Secret::new(parsed.password),
         })
     }
+}
+
+/// The 32-byte key in `<data_dir>/<file_name>` (base64), created with a fresh random key
+/// if missing (mode 0600, written to a temporary file and linked into place, so a
+/// concurrent start never sees half a key and two starts agree on one key). Creates
+/// `data_dir` if missing. The camera credential key and the web layer's token key are
+/// kept this way when the configuration gives none; single node only.
+pub fn load_or_create_key_file(
+    data_dir: &Path,
+    file_name: &str,
+) -> Result<(Vec<u8>, KeyOrigin), KeyError> {
+    let path = data_dir.join(file_name);
+    if let Some(bytes) = read_key_file(&path)? {
+        return Ok((
+            bytes,
+            KeyOrigin::File {
+                path,
+                created: false,
+            },
+        ));
+    }
+    std::fs::create_dir_all(data_dir).map_err(|source| KeyError::Io {
+        action: "creating the data directory",
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let key = CredentialCipher::generate_key()?;
+    let mut suffix = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut suffix).map_err(|_| KeyError::Crypto {
+        action: "naming a temporary key file",
+    })?;
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = data_dir.join(format!(".{file_name}.{suffix}.tmp"));
+    let written = write_new_private(&tmp, format!("{}\n", key.expose()).as_bytes());
+    let linked = written.and_then(|()| {
+        std::fs::hard_link(&tmp, &path).map_err(|source| KeyError::Io {
+            action: "creating",
+            path: path.clone(),
+            source,
+        })
+    });
+    let _ = std::fs::remove_file(&tmp);
+    let created = match linked {
+        Ok(()) => true,
+        // Another process created it first: use theirs.
+        Err(KeyError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(e),
+    };
+    if created {
+        sync_dir(data_dir)?;
+    }
+    let bytes = match read_key_file(&path)? {
+        Some(bytes) => bytes,
+        None => {
+            return Err(KeyError::Io {
+                action: "reading",
+                path,
+                source: std::io::Error::new(ErrorKind::NotFound, "vanished after creation"),
+            });
+        }
+    };
+    Ok((bytes, KeyOrigin::File { path, created }))
 }
 
 /// Decodes a base64 key; errors never quote it.

@@ -68,7 +68,7 @@ mod import;
 mod model;
 mod store;
 
-pub use cipher::{CredentialCipher, KEY_FILE, KeyError, KeyOrigin};
+pub use cipher::{CredentialCipher, KEY_FILE, KeyError, KeyOrigin, load_or_create_key_file};
 pub use csv::{CSV_COLUMNS, CsvRecord, parse_records};
 pub use import::{
     ImportFormat, ImportMode, ImportReport, ImportRow, RowError, decode_camera_json, parse_csv,

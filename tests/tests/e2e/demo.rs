@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use watchpost_fixtures::process::wait_with_deadline;
 use watchpost_fixtures::sim::DEMO_PASSWORD;
-use watchpost_tests::{binary, ffprobe_codecs, http_get, temp_dir};
+use watchpost_tests::{binary, ffprobe_codecs, http, http_get, login, temp_dir};
 
 /// Kills the child if the test fails half-way.
 struct Guard(Child);
@@ -60,6 +60,50 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
         }
         printed.push(line);
     }
+    // Then the accounts: one per kind of user, random passwords, until the next blank line.
+    let mut accounts = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the demo prints its accounts");
+        if line.trim().is_empty() && !accounts.is_empty() {
+            break;
+        }
+        // "  username  role  jurisdiction (one or two words)  password", after a header row.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with("  ") && words.len() >= 4 && words[0] != "username" {
+            accounts.push((
+                words[0].to_owned(),
+                words[1].to_owned(),
+                words[words.len() - 1].to_owned(),
+            ));
+        }
+    }
+    let password_of = |user: &str| -> String {
+        accounts
+            .iter()
+            .find(|a| a.0 == user)
+            .unwrap_or_else(|| panic!("no account {user} in {accounts:?}"))
+            .2
+            .clone()
+    };
+    for user in [
+        "city-commander",
+        "chaoyang-operator",
+        "lugouqiao-viewer",
+        "tailings-viewer",
+    ] {
+        assert!(password_of(user).len() >= 16, "{user}");
+    }
+    let file = dir.join("demo-data").join("demo-accounts.txt");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains(&password_of("city-commander")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file:?} is private");
+    }
     let url_of = |label: &str| -> String {
         printed
             .iter()
@@ -85,7 +129,11 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
         "embedded SQLite file"
     );
 
-    let (status, body) = http_get(addr, "/api/v1/cameras").unwrap();
+    // Without a session the API refuses; with the city commander's it answers.
+    let (status, _) = http_get(addr, "/api/v1/cameras").unwrap();
+    assert_eq!(status, 401);
+    let city = login(addr, "city-commander", &password_of("city-commander"));
+    let (status, body) = http(addr, "GET", "/api/v1/cameras", Some(&city), None).unwrap();
     assert_eq!(status, 200);
     let cameras: serde_json::Value = serde_json::from_str(&body).unwrap();
     let mut ids: Vec<&str> = cameras["items"]
@@ -113,8 +161,35 @@ fn demo_serves_four_site_cameras_and_stops_cleanly() {
         "demo cameras are ONVIF cameras: {body}"
     );
     // The sample ledger is loaded, with the enterprise a demo camera watches.
-    let (status, body) = http_get(addr, "/api/v1/enterprises/E-110106-0001").unwrap();
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/api/v1/enterprises/E-110106-0001",
+        Some(&city),
+        None,
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
+    // Each demo account sees its own part of the city: the Chaoyang operator the gas
+    // station, the Lugouqiao street office the oil depot, the tailings pond's officer its
+    // pond.
+    for (user, expected) in [
+        ("chaoyang-operator", "gas-station"),
+        ("lugouqiao-viewer", "oil-depot"),
+        ("tailings-viewer", "tailings-pond"),
+    ] {
+        let token = login(addr, user, &password_of(user));
+        let (status, list) = http(addr, "GET", "/api/v1/cameras", Some(&token), None).unwrap();
+        assert_eq!(status, 200, "{list}");
+        let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+        let seen: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(seen, [expected], "{user}");
+    }
     let depot = cameras["items"]
         .as_array()
         .unwrap()

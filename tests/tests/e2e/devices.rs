@@ -43,8 +43,17 @@ async fn state_with(name: &str, tune: impl FnOnce(&mut Config)) -> AppState {
     let devices = watchpost_web::start_devices(&config, &db, &hub)
         .await
         .unwrap();
-    AppState::new(config, db, hub).with_devices(devices)
+    let state = AppState::new(config, db, hub).with_devices(devices);
+    let access = watchpost_web::auth::Access::open(state.db.clone(), &state.config)
+        .await
+        .unwrap();
+    *TOKEN.lock().unwrap() = Some(crate::whep::admin_token_of(&access).await);
+    state.with_access(access)
 }
+
+/// The session token of the administrator `state_with` adds (one state per test
+/// process under nextest); `call` sends it.
+static TOKEN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 async fn call(
     state: &AppState,
@@ -52,10 +61,12 @@ async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Vec<u8>, String) {
+    let token = TOKEN.lock().unwrap().clone().unwrap();
     let request = Request::builder()
         .method(method)
         .uri(uri)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
     let response = app(state.clone()).oneshot(request).await.unwrap();

@@ -5,19 +5,25 @@
 //! are sane (positive, below a second: a plausibility bound, not a performance target —
 //! targets live in `cargo xtask bench`'s output only). The time-to-first-frame trials
 //! (warm and cold) and the connect/disconnect soak run to completion and leave no session.
+//! The client sends the test administrator's session token (`crate::whep::token()`) on
+//! every request: WHEP `POST`/`DELETE` and the cold trials' paths API.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use watchpost_fixtures::auth::BearerToken;
 use watchpost_fixtures::load::http::HttpClient;
 use watchpost_fixtures::load::run::path_state;
 use watchpost_fixtures::load::{FanoutParams, SoakParams, TtffParams, Whep, fanout, soak, ttff};
 use watchpost_fixtures::sim::test_camera;
 
-use crate::whep::{start_camera, wait_no_sessions};
+use crate::whep::{start_camera, token, wait_no_sessions};
 
+/// WHEP on `cam/main` of the server at `http`, with its administrator's token.
 fn whep(http: std::net::SocketAddr) -> Arc<Whep> {
-    let client = HttpClient::new(&format!("http://{http}"), Duration::from_secs(30)).unwrap();
+    let client = HttpClient::new(&format!("http://{http}"), Duration::from_secs(30))
+        .unwrap()
+        .with_bearer(BearerToken::new(token()).expect("the session token is a header value"));
     Arc::new(Whep::new(Arc::new(client), "cam/main"))
 }
 
@@ -124,6 +130,21 @@ async fn load_client_ttff_trials_and_soak_cycles_complete() {
     .await;
     assert_eq!((soaked.cycles, soaked.ok), (20, 20), "{soaked:#?}");
     assert!(soaked.close_failures.is_empty(), "{soaked:#?}");
+
+    // Without the token the server refuses the WHEP offer: the token above is what let
+    // every trial and cycle in.
+    let anonymous =
+        HttpClient::new(&format!("http://{}", server.http), Duration::from_secs(30)).unwrap();
+    let refused = anonymous
+        .request(
+            "POST",
+            "/whep/cam/main",
+            &[("Content-Type", "application/sdp")],
+            b"v=0\r\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 401, "{}", refused.text());
 
     wait_no_sessions(server.http).await;
     let state = path_state(&whep, "cam/main").await.unwrap();

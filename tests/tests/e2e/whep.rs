@@ -18,6 +18,51 @@ use watchpost_config::{CameraConfig, Config, RtspTransport, SecretUrl};
 use watchpost_fixtures::sim::{AudioCodec, CameraSpec, Profile, Simulator, test_camera};
 use watchpost_web::Server;
 
+/// The session token of the administrator [`start_camera`] adds and logs in (each test
+/// runs in its own process under nextest: one server, one token). The HTTP helpers send
+/// it; the players get it as `WATCHPOST_TOKEN`.
+static TOKEN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The token of the running server's administrator (see [`TOKEN`]).
+pub(crate) fn token() -> String {
+    TOKEN
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a server was started (start_camera logs in)")
+}
+
+/// Adds a city administrator to `server` and logs it in; returns its session token.
+pub(crate) async fn admin_token(server: &Server) -> String {
+    admin_token_of(server.access().expect("the access store is open")).await
+}
+
+/// Adds the city administrator `e2e-admin` to `access` and logs it in; its session token.
+pub(crate) async fn admin_token_of(access: &watchpost_web::auth::Access) -> String {
+    use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
+    const PASSWORD: &str = "e2e-admin-password-1";
+    access
+        .create_user(
+            NewUser {
+                username: "e2e-admin".into(),
+                display_name: "End-to-end tests".into(),
+                role: Role::Admin,
+                jurisdiction: Jurisdiction::City,
+                disabled: false,
+                password: Password::new(PASSWORD),
+            },
+            &AuditContext::anonymous(None),
+        )
+        .await
+        .expect("the administrator is added");
+    access
+        .login("e2e-admin", Password::new(PASSWORD), None)
+        .await
+        .expect("the administrator logs in")
+        .token
+        .into_exposed()
+}
+
 /// The server under test, running in this process on ephemeral ports.
 pub(crate) struct Running {
     pub(crate) http: SocketAddr,
@@ -80,6 +125,7 @@ pub(crate) async fn start_camera(
     let udp = server.webrtc_addr().expect("WebRTC runs");
     assert!(udp.ip().is_loopback() && udp.port() != 0, "{udp}");
     let ice_tcp = server.webrtc_tcp_addr();
+    *TOKEN.lock().unwrap() = Some(admin_token(&server).await);
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
@@ -117,7 +163,19 @@ fn http_with(
     stream
         .set_read_timeout(Some(Duration::from_secs(40)))
         .unwrap();
-    let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    // The administrator's token unless the caller names an Authorization (an empty one:
+    // send none).
+    let explicit = extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let mut extra: String = extra
+        .iter()
+        .filter(|(k, v)| !(k.eq_ignore_ascii_case("authorization") && v.is_empty()))
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    if !explicit && let Some(token) = TOKEN.lock().unwrap().clone() {
+        extra.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
@@ -395,12 +453,24 @@ async fn play_with_aiortc(
     min_video: u32,
     seconds: u32,
 ) -> serde_json::Value {
+    play_with_aiortc_as(python, url, min_video, seconds, &token()).await
+}
+
+/// [`play_with_aiortc`] with `token` (a session or a stream token) on every request.
+async fn play_with_aiortc_as(
+    python: &Path,
+    url: &str,
+    min_video: u32,
+    seconds: u32,
+    token: &str,
+) -> serde_json::Value {
     let started = Instant::now();
     // The player's own hard timeout is 60 s; this one catches a player that hangs anyway.
     let out = tokio::time::timeout(
         Duration::from_secs(90),
         tokio::process::Command::new(python)
             .arg(repo_dir("players/whep_aiortc.py"))
+            .env("WATCHPOST_TOKEN", token)
             .arg(url)
             .args(["--min-video", &min_video.to_string()])
             .args(["--seconds", &seconds.to_string(), "--timeout", "60"])
@@ -442,6 +512,122 @@ async fn aiortc_plays_the_h264_pcma_camera_over_whep() {
     );
     assert_eq!(result["delete_status"], 204, "{result}");
     wait_no_sessions(server.http).await;
+    server.stop().await;
+}
+
+/// WHEP refuses an offer without a token, with an expired token or with another path's,
+/// and plays with a stream token for its path (no user session: a wall screen); the audit
+/// log then holds the view with its start, its end and the token's issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_plays_with_a_stream_token_for_its_path_only_and_the_view_is_audited() {
+    use watchpost_command::access::{StreamClaims, TokenKey, UserId};
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let python = test_python();
+    let server = start_with("whep-stream-token", |c| {
+        c.security.token_key = Some(watchpost_config::Secret::new(KEY));
+    })
+    .await;
+    let addr = server.http;
+    let offer = "v=0\r\n";
+    let post = move |token: Option<String>| {
+        tokio::task::spawn_blocking(move || {
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let extra: Vec<(&str, &str)> = match &auth {
+                Some(a) => vec![("Authorization", a.as_str())],
+                // An empty bearer would be malformed; send none at all.
+                None => vec![("Authorization", "")],
+            };
+            http_with(
+                addr,
+                "POST",
+                "/whep/cam/main",
+                "application/sdp",
+                &extra,
+                offer,
+            )
+        })
+    };
+    let (status, headers, body) = post(None).await.unwrap();
+    assert_eq!(status, 401, "no token: {body}");
+    assert!(header(&headers, "www-authenticate").is_some());
+
+    let key = TokenKey::from_base64(KEY).unwrap();
+    let now = watchpost_command::access::unix_seconds(std::time::SystemTime::now());
+    let issuer = UserId::parse("U-0000000000000000").unwrap();
+    let expired = key.sign(&StreamClaims::new(
+        "cam/main",
+        issuer.clone(),
+        now - 700,
+        600,
+    ));
+    let (status, _, body) = post(Some(expired.into_exposed())).await.unwrap();
+    assert_eq!(status, 401, "expired: {body}");
+    let other = key.sign(&StreamClaims::new("cam/sub", issuer, now, 600));
+    let (status, _, body) = post(Some(other.into_exposed())).await.unwrap();
+    assert_eq!(status, 403, "another path's token: {body}");
+
+    // The right token, issued through the API by the administrator, plays.
+    let (status, _, answer) = tokio::task::spawn_blocking(move || {
+        http(
+            addr,
+            "POST",
+            "/api/v1/stream-tokens",
+            "application/json",
+            r#"{"path": "cam/main", "ttl_s": 120}"#,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{answer}");
+    let stream_token = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("http://{addr}/whep/cam/main");
+    let result = play_with_aiortc_as(&python, &url, 10, 1, &stream_token).await;
+    assert!(result["video_frames"].as_u64().unwrap() >= 10, "{result}");
+    assert_eq!(
+        result["delete_status"], 204,
+        "the token ends its session: {result}"
+    );
+    // A stream token opens nothing else.
+    let (status, _, _) = tokio::task::spawn_blocking(move || {
+        let auth = format!("Bearer {stream_token}");
+        http_with(
+            addr,
+            "GET",
+            "/api/v1/cameras",
+            "",
+            &[("Authorization", &auth)],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 401, "a stream token is not a session");
+
+    // The view, from start to end, by the token's issuer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let view = loop {
+        let views = get_json(addr, "/api/v1/audit/stream-views?path=cam/main").await;
+        let done = views["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["ended_at"].is_i64())
+            .cloned();
+        if let Some(view) = done {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "no ended view: {views}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(view["actor"]["username"], "e2e-admin", "{view}");
+    assert!(
+        view["ended_at"].as_i64().unwrap() >= view["started_at"].as_i64().unwrap(),
+        "{view}"
+    );
+    wait_no_sessions(addr).await;
     server.stop().await;
 }
 
@@ -661,6 +847,7 @@ async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_js
     );
     let started = Instant::now();
     let out = tokio::process::Command::new("node")
+        .env("WATCHPOST_TOKEN", token())
         .arg(dir.join(script))
         .args([url, "90000"])
         .args(flags)
@@ -736,6 +923,7 @@ async fn a_viewer_that_vanishes_is_reaped_and_its_path_lingers_closed() {
         Duration::from_secs(90),
         tokio::process::Command::new(&python)
             .arg(repo_dir("players/whep_aiortc.py"))
+            .env("WATCHPOST_TOKEN", token())
             .args([&url, "--min-video", "10", "--seconds", "1.5"])
             .args(["--timeout", "60", "--vanish"])
             .kill_on_drop(true)

@@ -4,17 +4,21 @@
 //! WebRTC (str0m) → webrtcbin: H.264 with PCMA audio, and H.265 passed through as the
 //! camera sends it. Every assertion is about frames the player decoded (and, for H.265,
 //! the session's track as the stats API reports it). Loopback only; every port ephemeral.
+//! The player gets the test administrator's session token as `WATCHPOST_TOKEN`.
 
 use std::time::{Duration, Instant};
 
 use watchpost_fixtures::sim::{VideoCodec, test_camera};
 use watchpost_tests::binary;
 
-use super::whep::{get_json, start_camera, wait_no_sessions};
+use super::whep::{get_json, start_camera, token, wait_no_sessions};
 
-/// `watchpost-whep-gst` playing `url`; killed if the test gives up on it.
+/// `watchpost-whep-gst` playing `url` with the running server's administrator token
+/// (`WATCHPOST_TOKEN`: the environment, not the command line); killed if the test gives
+/// up on it.
 fn spawn_player(url: &str, video: &str, audio: &str, seconds: u32) -> tokio::process::Child {
     tokio::process::Command::new(binary("watchpost-whep-gst"))
+        .env("WATCHPOST_TOKEN", token())
         .args(["--url", url, "--video", video, "--audio", audio])
         .args([
             "--seconds",
