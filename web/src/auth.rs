@@ -737,7 +737,6 @@ struct LoginAnswer {
     /// When it expires, Unix ms.
     expires_at: i64,
     /// Who logged in.
-    #[schema(value_type = Object)]
     user: User,
 }
 
@@ -797,7 +796,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Respons
 /// The logged-in user.
 #[utoipa::path(get, path = "/auth/me", operation_id = "me", tag = "access",
     responses(
-        (status = 200, description = "The user as stored now", body = Object),
+        (status = 200, description = "The user as stored now", body = User),
         (status = 401, description = "No valid session", body = ErrorBody),
     ))]
 async fn me(caller: Caller) -> Result<Json<User>, ApiError> {
@@ -822,8 +821,9 @@ fn require_manages(caller: &Caller, jurisdiction: &Jurisdiction) -> Result<(), A
 
 /// Users, by username; an administrator sees those within its jurisdiction.
 #[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "access",
+    params(UserFilter),
     responses(
-        (status = 200, description = "One page of users", body = Object),
+        (status = 200, description = "One page of users", body = UserPage),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
 async fn list_users(
@@ -844,9 +844,9 @@ async fn list_users(
 
 /// Create a user (within the administrator's jurisdiction).
 #[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "access",
-    request_body = Object,
+    request_body = NewUser,
     responses(
-        (status = 201, description = "Created", body = Object),
+        (status = 201, description = "Created", body = User),
         (status = 403, description = "Not an administrator of that jurisdiction", body = ErrorBody),
         (status = 409, description = "The username is taken", body = ErrorBody),
         (status = 422, description = "Invalid fields (a password of 12 to 1024 characters)", body = ErrorBody),
@@ -867,7 +867,7 @@ async fn create_user(
 #[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "access",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = User),
         (status = 403, description = "Outside the administrator's jurisdiction", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
@@ -886,9 +886,9 @@ async fn get_user(
 #[utoipa::path(put, path = "/users/{id}", operation_id = "update_user", tag = "access",
     params(("id" = String, Path, description = "User id"),
         ("if-match" = Option<String>, Header, description = "The revision changed, `\"<n>\"`")),
-    request_body = Object,
+    request_body = UserUpdate,
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = User),
         (status = 403, description = "Outside the administrator's jurisdiction", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "`last_admin`: the last city administrator", body = ErrorBody),
@@ -1042,8 +1042,9 @@ async fn issue_stream_token(
 
 /// The audit log, newest first (city administrators).
 #[utoipa::path(get, path = "/audit", operation_id = "list_audit", tag = "access",
+    params(AuditFilter),
     responses(
-        (status = 200, description = "One page of entries", body = Object),
+        (status = 200, description = "One page of entries", body = AuditPage),
         (status = 403, description = "Not a city administrator", body = ErrorBody),
     ))]
 async fn list_audit(
@@ -1057,8 +1058,9 @@ async fn list_audit(
 
 /// Stream views with their start and end (city administrators).
 #[utoipa::path(get, path = "/audit/stream-views", operation_id = "list_stream_views", tag = "access",
+    params(StreamViewFilter),
     responses(
-        (status = 200, description = "One page of views", body = Object),
+        (status = 200, description = "One page of views", body = StreamViewPage),
         (status = 403, description = "Not a city administrator", body = ErrorBody),
     ))]
 async fn list_stream_views(

@@ -41,6 +41,7 @@ use utoipa::OpenApi;
         (name = "dispatch", description = "Tasks assigning units to incidents"),
         (name = "intake", description = "Intake reports (phone, self-report, alarm, superior)"),
         (name = "organisation", description = "Command centres, units and the enterprise ledger"),
+        (name = "access", description = "Login, users, stream tokens and the audit log"),
     )
 )]
 struct ApiDoc;

@@ -18,7 +18,7 @@ pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
 
 /// What an audit entry records: a closed set (serialized in snake_case; a stored name
 /// outside it is a corrupt row). The suggested `target` of each is in its description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     /// A successful login (target: the username; written by
@@ -116,7 +116,7 @@ impl fmt::Display for AuditAction {
 }
 
 /// How it ended. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Done.
@@ -284,7 +284,7 @@ fn redact_value(value: &mut Value) {
 }
 
 /// One audit log entry as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Id: increasing in commit order (a reader that remembers the last id it saw misses
     /// nothing).
@@ -294,6 +294,7 @@ pub struct AuditEntry {
     /// Who.
     pub actor: Option<Actor>,
     /// From where.
+    #[schema(value_type = Option<String>)]
     pub source: Option<IpAddr>,
     /// What.
     pub action: AuditAction,
@@ -309,7 +310,8 @@ pub struct AuditEntry {
 
 /// Which entries [`AccessStore::list_audit`](super::AccessStore::list_audit) returns;
 /// every set field must match. Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditFilter {
     /// The actor's user id or username, exact.
@@ -332,7 +334,7 @@ pub struct AuditFilter {
 }
 
 /// One page of [`AccessStore::list_audit`](super::AccessStore::list_audit).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The entries of this page, newest (highest id) first.
     pub items: Vec<AuditEntry>,
@@ -358,13 +360,14 @@ pub struct StreamViewStart {
 }
 
 /// One stream view: its start entry joined with its end entry, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamView {
     /// The view's id: its start entry's id.
     pub view_id: i64,
     /// The viewer.
     pub actor: Option<Actor>,
     /// The viewer's address.
+    #[schema(value_type = Option<String>)]
     pub source: Option<IpAddr>,
     /// The hub path.
     pub path: String,
@@ -377,7 +380,8 @@ pub struct StreamView {
 
 /// Which views [`AccessStore::stream_views`](super::AccessStore::stream_views) returns;
 /// every set field must match. Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamViewFilter {
     /// The viewer's user id or username, exact.
@@ -398,7 +402,7 @@ pub struct StreamViewFilter {
 }
 
 /// One page of [`AccessStore::stream_views`](super::AccessStore::stream_views).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamViewPage {
     /// The views of this page, newest start first.
     pub items: Vec<StreamView>,

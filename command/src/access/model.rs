@@ -36,7 +36,19 @@ id_type!(
 /// What a user may do, as one of four roles (serialized in snake_case). Roles are
 /// ordered `Viewer < Operator < Commander < Admin`, and each may everything the role
 /// below may ([`Role::may`]; a test checks this).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Watches live video and reads incidents and the organisation; changes nothing.
@@ -53,7 +65,7 @@ pub enum Role {
 
 /// Something a role may or may not do; checked with [`Role::may`]. Where it may be done
 /// is the user's [`Jurisdiction`]'s business. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// See cameras (live video, snapshots, paths), incidents, tasks, the organisation.
@@ -232,7 +244,7 @@ impl<'a> Scope<'a> {
 /// District and street names are the free text the ledger, the camera inventory and
 /// incident locations use, compared exactly (see [`Jurisdiction::covers`]); check new
 /// values with [`Jurisdiction::validate`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "level", rename_all = "snake_case", from = "JurisdictionRepr")]
 pub enum Jurisdiction {
     /// The city bureau: every district, street and enterprise.
@@ -486,7 +498,7 @@ impl fmt::Display for Jurisdiction {
 /// case-insensitive: [`Username::parse`] trims the input and lower-cases ASCII letters
 /// before checking, so `" Alice "` is `alice`. Serialized as a plain string, checked when
 /// deserialized.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Username(String);
 
@@ -552,7 +564,7 @@ impl<'de> Deserialize<'de> for Username {
 
 /// A user account as stored. Holds no password hash: the hash is read only for a login
 /// ([`AccessStore::credentials`](super::AccessStore::credentials)) and never serialized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Stable id.
     pub id: UserId,
@@ -595,7 +607,7 @@ impl User {
 
 /// Who did something, as the audit log records it: id and username (kept even if the
 /// user is disabled later).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     /// The user's id.
     pub id: UserId,
@@ -606,7 +618,7 @@ pub struct Actor {
 /// A user to create. Decoding checks only the JSON shape (unknown fields are errors);
 /// [`NewUser::validate`] reports every problem at once. `Debug` shows the password as
 /// `***`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name (see [`Username`]).
@@ -621,6 +633,7 @@ pub struct NewUser {
     #[serde(default)]
     pub disabled: bool,
     /// The initial password (see [`Password::check`]); hashed by the caller.
+    #[schema(value_type = String, format = Password)]
     pub password: Password,
 }
 
@@ -644,7 +657,7 @@ impl NewUser {
 /// only the JSON shape (unknown fields are errors); [`UserUpdate::validate`] reports every
 /// problem. The password is changed separately
 /// ([`AccessStore::set_password`](super::AccessStore::set_password)); the username never.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserUpdate {
     /// New display name.
@@ -710,7 +723,8 @@ fn check_display_name(errors: &mut Vec<FieldError>, name: &str) {
 
 /// Which users [`AccessStore::list_users`](super::AccessStore::list_users) returns; every
 /// set field must match. Deserializes from a query string; unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserFilter {
     /// Role.
@@ -735,7 +749,7 @@ pub struct UserFilter {
 }
 
 /// One page of [`AccessStore::list_users`](super::AccessStore::list_users).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// The users of this page, ordered by username.
     pub items: Vec<User>,
