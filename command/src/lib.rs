@@ -12,5 +12,6 @@ pub mod import;
 pub mod incidents;
 pub mod org;
 pub mod storage;
+pub mod walls;
 
 pub use storage::{Database, StorageError};

@@ -7,3 +7,4 @@ mod durability;
 mod incidents;
 mod org;
 mod storage;
+mod walls;
