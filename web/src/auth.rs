@@ -266,11 +266,11 @@ impl Access {
                 .hasher
                 .verify(&password, hash)
                 .map(|ok| ok.then(|| user.clone())),
-            None => Ok(inner
-                .hasher
-                .verify_dummy(&password)
-                .then_some(None)
-                .flatten()),
+            // No such user: spend the same time as a real check, then refuse.
+            None => {
+                let _ = inner.hasher.verify_dummy(&password);
+                Ok(None)
+            }
         })
         .await
         .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?
@@ -597,6 +597,17 @@ pub fn rule(operation_id: &str) -> Option<Rule> {
         "create_centre" | "replace_centre" | "delete_centre" | "import_centres" | "create_unit"
         | "replace_unit" | "delete_unit" | "import_units" | "create_enterprise"
         | "replace_enterprise" | "delete_enterprise" | "import_enterprises" => Session(ManageOrg),
+        // Video walls (jurisdiction by the wall's, scene's or tour's scope, in the handlers).
+        "list_walls" | "get_wall" | "list_scenes" | "get_scene" | "list_tours" | "get_tour" => {
+            Session(View)
+        }
+        "create_wall" | "update_wall" | "delete_wall" => Session(ManageDevices),
+        "monitor_command" | "create_scene" | "update_scene" | "delete_scene" | "create_tour"
+        | "update_tour" | "delete_tour" => Session(PushToWall),
+        "issue_kiosk_token" => Session(IssueStreamToken),
+        // A monitor page plays with a kiosk token (path `wall/<wall>/<monitor>`), which the
+        // handlers accept for that monitor only.
+        "get_monitor" | "wall_events" | "monitor_stream_token" => SessionOrStream(View),
         // Users and audit.
         "list_users" | "get_user" | "create_user" | "update_user" | "set_user_password" => {
             Session(ManageUsers)
@@ -616,6 +627,8 @@ pub const PUBLIC_PAGES: &[&str] = &[
     "/ui/app.js",
     "/ui/index.js",
     "/ui/play.js",
+    "/wall/{wall}/{monitor}",
+    "/ui/wall.js",
 ];
 
 /// The operation id of `method` on the route `path` (axum's template, `{*x}` allowed).

@@ -361,6 +361,32 @@ impl From<watchpost_command::org::OrgError> for ApiError {
     }
 }
 
+impl From<watchpost_command::walls::WallError> for ApiError {
+    fn from(err: watchpost_command::walls::WallError) -> Self {
+        use watchpost_command::walls::WallError as E;
+        // Wall errors name the wall, monitor, scene or tour; database, migration and
+        // corruption errors carry internals.
+        let message = err.to_string();
+        match err {
+            E::Invalid { ref errors, .. } => ApiError::Invalid {
+                message,
+                fields: field_problems(errors),
+            },
+            E::NotFound { .. } => ApiError::NotFound(message),
+            E::Conflict { .. } => ApiError::Conflict(message),
+            E::PreconditionFailed { .. } => ApiError::PreconditionFailed(message),
+            E::InUse { .. } | E::NothingToRestore { .. } | E::TourNotRunning { .. } => {
+                ApiError::Refused {
+                    code: err.code(),
+                    message,
+                }
+            }
+            E::Database { .. } => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<watchpost_command::access::AccessError> for ApiError {
     fn from(err: watchpost_command::access::AccessError) -> Self {
         use watchpost_command::access::AccessError as E;

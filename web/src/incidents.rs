@@ -664,17 +664,29 @@ async fn cameras(
     Path(id): Path<String>,
     Query(query): Query<CamerasQuery>,
 ) -> Result<Json<IncidentCameras>, ApiError> {
-    let incident = visible(&state, &caller, Action::View, &incident_id(&id)?).await?;
+    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
+    let found = cameras_of(&state, &caller, &incident_id(&id)?, radius).await?;
+    Ok(Json(found))
+}
+
+/// The cameras for incident `id` as `caller` may see them (the enterprise's first, then
+/// those within `radius_m`, nearest first, narrowed to the caller's jurisdiction): what
+/// `GET …/cameras` answers and what a wall's `show_incident` shows.
+pub(crate) async fn cameras_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &IncidentId,
+    radius_m: f64,
+) -> Result<IncidentCameras, ApiError> {
+    let incident = visible(state, caller, Action::View, id).await?;
     let devices = state
         .devices
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("the devices service is not running".into()))?;
-    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
     let lookup = InventoryLookup(devices, caller.jurisdiction()?);
-    let found = cameras_for_incident(&lookup, &incident.value, radius)
+    cameras_for_incident(&lookup, &incident.value, radius_m)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(found))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The command module's [`CameraLookup`] over the device inventory, narrowed to what the

@@ -20,6 +20,7 @@ mod serve;
 mod signal;
 pub mod tls;
 pub mod views;
+pub mod walls;
 mod whep;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
 use watchpost_command::Database;
 use watchpost_command::incidents::IncidentStore;
 use watchpost_command::org::Organisation;
+use watchpost_command::walls::WallStore;
 use watchpost_config::Config;
 use watchpost_devices::Devices;
 use watchpost_media::hub::HubHandle;
@@ -74,6 +76,9 @@ pub struct AppState {
     pub access: Option<auth::Access>,
     /// The stream views being watched (their audit records).
     pub views: views::StreamViews,
+    /// Video walls, their monitors, scenes and tours; `None` until
+    /// [`AppState::with_walls`], and then their routes answer 503.
+    pub walls: Option<WallStore>,
 }
 
 impl AppState {
@@ -91,6 +96,7 @@ impl AppState {
             org: None,
             access: None,
             views: views::StreamViews::default(),
+            walls: None,
         }
     }
 
@@ -110,6 +116,13 @@ impl AppState {
     /// Adds the opened organisation store (`/api/v1/centres`, `/units`, `/enterprises`).
     pub fn with_org(mut self, org: Organisation) -> AppState {
         self.org = Some(org);
+        self
+    }
+
+    /// Adds the opened video wall store (`/api/v1/walls`, `/scenes`, `/tours`, the
+    /// monitor pages `/wall/{wall}/{monitor}`).
+    pub fn with_walls(mut self, walls: WallStore) -> AppState {
+        self.walls = Some(walls);
         self
     }
 
@@ -148,6 +161,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/index.js", get(ui_index_js))
         .route("/ui/play.js", get(ui_play_js))
         .route("/ui/app.js", get(ui_app_js))
+        .route("/wall/{wall}/{monitor}", get(walls::ui_wall))
+        .route("/ui/wall.js", get(walls::ui_wall_js))
         // Every route above, documented or a page, passes its access rule first.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -178,6 +193,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(cameras::router())
         .merge(incidents::router())
         .merge(org::router())
+        .merge(walls::router())
         .routes(routes!(events::events))
         .routes(routes!(paths::list))
         .routes(routes!(paths::one))

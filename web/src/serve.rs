@@ -66,6 +66,10 @@ impl Server {
         let org = watchpost_command::org::Organisation::open(db.clone())
             .await
             .context("the organisation store")?;
+        let walls = watchpost_command::walls::WallStore::open(db.clone())
+            .await
+            .context("the video wall store")?;
+        crate::walls::spawn_tour_driver(walls.clone());
         let access = crate::auth::Access::open(db.clone(), &config)
             .await
             .context("the access store")?;
@@ -92,6 +96,7 @@ impl Server {
                 .with_devices(devices)
                 .with_incidents(incidents, events)
                 .with_org(org)
+                .with_walls(walls)
                 .with_access(access)
                 .with_views(views),
         })

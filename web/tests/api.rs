@@ -74,6 +74,8 @@ mod access;
 mod openapi;
 #[path = "api/tls.rs"]
 mod tls;
+#[path = "api/walls.rs"]
+mod walls;
 
 async fn state(name: &str) -> AppState {
     let dir = std::env::temp_dir().join(format!("watchpost-web-{}-{name}", std::process::id()));

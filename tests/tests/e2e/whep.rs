@@ -68,6 +68,8 @@ pub(crate) struct Running {
     pub(crate) http: SocketAddr,
     /// The ICE-TCP listener, when the configuration set one.
     pub(crate) ice_tcp: Option<SocketAddr>,
+    /// The simulated camera's main stream (RTSP), to add it to the inventory.
+    pub(crate) camera_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _sim: Simulator,
@@ -102,6 +104,7 @@ pub(crate) async fn start_camera(
     tune: impl FnOnce(&mut Config),
 ) -> Running {
     let sim = Simulator::start(vec![camera]).unwrap();
+    let camera_url = sim.url("cam", Profile::Main).unwrap();
     let mut config = Config::default();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
     config.server.shutdown_grace = Duration::from_secs(2);
@@ -133,6 +136,7 @@ pub(crate) async fn start_camera(
     Running {
         http,
         ice_tcp,
+        camera_url,
         stop: Some(stop),
         task,
         _sim: sim,
@@ -628,6 +632,65 @@ async fn whep_plays_with_a_stream_token_for_its_path_only_and_the_view_is_audite
         "{view}"
     );
     wait_no_sessions(addr).await;
+    server.stop().await;
+}
+
+/// A kiosk monitor page, with no operator session and only its kiosk token, plays what
+/// an operator pushes to its monitor, follows a new layout by server push, and after a
+/// reload shows exactly the same tiles (headless Chromium).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_monitor_plays_what_is_pushed_follows_changes_and_restores_on_reload() {
+    let server = start("wall-kiosk").await;
+    let addr = server.http;
+    let call = move |method: &'static str, path: String, body: String| {
+        tokio::task::spawn_blocking(move || http(addr, method, &path, "application/json", &body))
+    };
+    let camera = serde_json::json!({"id": "gate", "name": "Gate", "category": "gas_station",
+        "division": {"district": "Chaoyang"}, "main_url": server.camera_url});
+    let (status, _, body) = call("POST", "/api/v1/cameras".into(), camera.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let wall = serde_json::json!({"id": "hall", "name": "Duty hall",
+        "scope": {"district": "Chaoyang"}, "monitors": [{"id": "m1", "name": "Left"}]});
+    let (status, _, body) = call("POST", "/api/v1/walls".into(), wall.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let commands = "/api/v1/walls/hall/monitors/m1/commands";
+    let show = r#"{"command": "show_camera", "tile": 0, "camera_id": "gate", "profile": "main"}"#;
+    let (status, _, body) = call("POST", commands.into(), show.into()).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call(
+        "POST",
+        "/api/v1/walls/hall/monitors/m1/kiosk-token".into(),
+        r#"{"ttl_s": 600}"#.into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let kiosk = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("http://{addr}/wall/hall/m1#token={kiosk}");
+    let result = run_browser_script(
+        "wall_play.mjs",
+        &url,
+        &[&format!("http://{addr}{commands}"), "gate"],
+    )
+    .await;
+    eprintln!("kiosk: {result}");
+    let tiles = serde_json::json!([
+        "cam/gate/main",
+        serde_json::Value::Null,
+        serde_json::Value::Null,
+        "cam/gate/main"
+    ]);
+    assert_eq!(result["tiles_after"], tiles, "{result}");
+    assert_eq!(result["tiles_reloaded"], tiles, "{result}");
+    // Server push, not polling by the page: measured, reported, bounded generously.
+    assert!(result["follow_ms"].as_u64().unwrap() < 20_000, "{result}");
     server.stop().await;
 }
 

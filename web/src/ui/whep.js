@@ -90,8 +90,11 @@ export function applyFragment(answer, fragment) {
 
 // Plays `path` into `video`. Returns { pc, session, iceRestarts, restartIce(), stop() };
 // `onState(text)` is told the connection state (and `restarting ICE`, `ended`). Throws with
-// the server's message when WHEP answers an error.
-export async function whepPlay(path, video, onState = () => {}) {
+// the server's message when WHEP answers an error. `token` (optional): a stream token sent
+// as `Authorization: Bearer` on the POST, PATCH and DELETE (pages without a session: the
+// wall monitor page); without it the session cookie is used.
+export async function whepPlay(path, video, onState = () => {}, token = null) {
+  const auth = token ? { Authorization: 'Bearer ' + token } : {};
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: await iceServers(path) });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -101,7 +104,7 @@ export async function whepPlay(path, video, onState = () => {}) {
   await waitGathering(pc);
   const res = await fetch('/whep/' + path, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/sdp' },
+    headers: { 'Content-Type': 'application/sdp', ...auth },
     body: pc.localDescription.sdp,
   });
   if (res.status !== 201) {
@@ -124,7 +127,7 @@ export async function whepPlay(path, video, onState = () => {}) {
         await waitGathering(pc);
         const r = await fetch(player.session, {
           method: 'PATCH',
-          headers: { 'Content-Type': FRAG, 'If-Match': '*' },
+          headers: { 'Content-Type': FRAG, 'If-Match': '*', ...auth },
           body: iceFragment(pc.localDescription.sdp),
         });
         if (r.status !== 200) {
@@ -158,7 +161,7 @@ export async function whepPlay(path, video, onState = () => {}) {
   player.stop = async (keepalive = false) => {
     player.closed = true;
     clearTimeout(disconnectedTimer);
-    if (player.session) await fetch(player.session, { method: 'DELETE', keepalive }).catch(() => {});
+    if (player.session) await fetch(player.session, { method: 'DELETE', keepalive, headers: auth }).catch(() => {});
     pc.close();
   };
   return player;

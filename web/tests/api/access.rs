@@ -124,6 +124,8 @@ struct Items {
     report: [String; 2],
     task: [String; 2],
     user: [String; 2],
+    scene: [String; 2],
+    tour: [String; 2],
 }
 
 /// The request exercising `op` on side `side` (0: A, 1: B): method, URI, body, target.
@@ -161,6 +163,10 @@ fn request(op: &str, side: usize, items: &Items, user: &User) -> (String, String
     // Junk bodies: the access checks come first, so an allowed caller gets 400 and nothing
     // changes; a refused one gets 403.
     let junk = "{";
+    // Walls: `wall-<side>` with monitor `1` showing camera `cam-<side>` (main stream).
+    let wall = format!("/api/v1/walls/wall-{side}");
+    let monitor = format!("{wall}/monitors/1");
+    let wall_scope = json!({"district": district, "street": street, "enterprise_id": enterprise});
     match op {
         "healthz" => any("GET", "/healthz", ""),
         "login" => any(
@@ -335,6 +341,54 @@ fn request(op: &str, side: usize, items: &Items, user: &User) -> (String, String
             String::new(),
             Target::CityOnly,
         ),
+        "list_walls" => any("GET", "/api/v1/walls", ""),
+        // The id exists: an allowed caller gets 409.
+        "create_wall" => item(
+            "POST",
+            "/api/v1/walls".into(),
+            &json!({"id": format!("wall-{side}"), "name": "Dup", "scope": wall_scope,
+                    "monitors": [{"id": "1"}]})
+            .to_string(),
+        ),
+        "get_wall" => item("GET", wall.clone(), ""),
+        "update_wall" => item("PUT", wall.clone(), junk),
+        "delete_wall" => item("DELETE", wall.clone(), ""),
+        "get_monitor" => item("GET", monitor.clone(), ""),
+        "monitor_command" => item("POST", format!("{monitor}/commands"), junk),
+        "wall_events" => item("GET", format!("{wall}/events?after=0"), ""),
+        "issue_kiosk_token" => item("POST", format!("{monitor}/kiosk-token"), r#"{"ttl_s": 60}"#),
+        // The monitor shows this path: allowed callers get a token.
+        "monitor_stream_token" => item(
+            "POST",
+            format!("{monitor}/stream-tokens"),
+            &json!({"path": format!("cam/{camera}/main")}).to_string(),
+        ),
+        "list_scenes" => any("GET", "/api/v1/scenes", ""),
+        "create_scene" => item(
+            "POST",
+            "/api/v1/scenes".into(),
+            &json!({"name": "New", "scope": wall_scope, "layout": 1,
+                    "tiles": [{"kind": "camera", "camera_id": camera}]})
+            .to_string(),
+        ),
+        "get_scene" => item("GET", format!("/api/v1/scenes/{}", items.scene[side]), ""),
+        "update_scene" => item("PUT", format!("/api/v1/scenes/{}", items.scene[side]), junk),
+        "delete_scene" => item(
+            "DELETE",
+            format!("/api/v1/scenes/{}", items.scene[side]),
+            "",
+        ),
+        "list_tours" => any("GET", "/api/v1/tours", ""),
+        "create_tour" => item(
+            "POST",
+            "/api/v1/tours".into(),
+            &json!({"name": "New", "scope": wall_scope,
+                    "steps": [{"scene_id": items.scene[side], "dwell_ms": 3000}]})
+            .to_string(),
+        ),
+        "get_tour" => item("GET", format!("/api/v1/tours/{}", items.tour[side]), ""),
+        "update_tour" => item("PUT", format!("/api/v1/tours/{}", items.tour[side]), junk),
+        "delete_tour" => item("DELETE", format!("/api/v1/tours/{}", items.tour[side]), ""),
         other => panic!(
             "operation {other} has no entry in the access matrix (web/tests/api/access.rs): \
              say who may call it"
@@ -385,7 +439,13 @@ async fn matrix_state() -> (AppState, Items) {
     watchpost_command::org::load_sample(&org, 1, &watchpost_command::org::SampleLedger::embedded())
         .await
         .unwrap();
-    let state = state.with_incidents(incidents, events).with_org(org);
+    let walls = watchpost_command::walls::WallStore::open(db.clone())
+        .await
+        .unwrap();
+    let state = state
+        .with_incidents(incidents, events)
+        .with_org(org)
+        .with_walls(walls);
 
     // The items of both sides, made by the administrator.
     let mut camera = Vec::new();
@@ -393,6 +453,8 @@ async fn matrix_state() -> (AppState, Items) {
     let mut report = Vec::new();
     let mut task = Vec::new();
     let mut user = Vec::new();
+    let mut scene = Vec::new();
+    let mut tour = Vec::new();
     for (side, p) in [place_a(), place_b()].into_iter().enumerate() {
         let (district, street, enterprise) = (
             p.district.unwrap(),
@@ -488,7 +550,64 @@ async fn matrix_state() -> (AppState, Items) {
                 .to_owned(),
         );
     }
+    // Walls, scenes and tours of both sides: `wall-<side>`, its monitor `1` showing the
+    // side's camera.
+    for (side, p) in [place_a(), place_b()].into_iter().enumerate() {
+        let scope = json!({"district": p.district, "street": p.street,
+                           "enterprise_id": p.enterprise});
+        let camera = &camera[side];
+        let calls = [
+            (
+                "/api/v1/walls".to_owned(),
+                json!({"id": format!("wall-{side}"), "name": format!("Wall {side}"),
+                       "scope": scope, "monitors": [{"id": "1"}]}),
+            ),
+            (
+                format!("/api/v1/walls/wall-{side}/monitors/1/commands"),
+                json!({"command": "show_camera", "tile": 0, "camera_id": camera,
+                       "profile": "main"}),
+            ),
+            (
+                "/api/v1/scenes".to_owned(),
+                json!({"name": format!("Scene {side}"), "scope": scope, "layout": 1,
+                       "tiles": [{"kind": "camera", "camera_id": camera}]}),
+            ),
+        ];
+        for (uri, body) in calls {
+            let (status, _, answer) =
+                send(&state, "POST", &uri, JSON, &body.to_string(), &[]).await;
+            assert!(status.is_success(), "{uri}: {answer}");
+            if uri == "/api/v1/scenes" {
+                scene.push(
+                    serde_json::from_str::<Value>(&answer).unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+        let body = json!({"name": format!("Tour {side}"), "scope": scope,
+            "steps": [{"scene_id": scene[side], "dwell_ms": 3000}]});
+        let (status, _, answer) = send(
+            &state,
+            "POST",
+            "/api/v1/tours",
+            JSON,
+            &body.to_string(),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        tour.push(
+            serde_json::from_str::<Value>(&answer).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     let items = Items {
+        scene: scene.try_into().unwrap(),
+        tour: tour.try_into().unwrap(),
         camera: camera.try_into().unwrap(),
         incident: incident.try_into().unwrap(),
         report: report.try_into().unwrap(),
@@ -667,7 +786,9 @@ async fn every_route_for_every_kind_of_user() {
 
     // The web pages hold no data: anybody gets them.
     for page in PUBLIC_PAGES {
-        let uri = page.replace("{*path}", "cam/cam-0/main");
+        let uri = page
+            .replace("{*path}", "cam/cam-0/main")
+            .replace("{wall}/{monitor}", "wall-0/1");
         let (status, _, _) = call(&state, "GET", &uri, "", None, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
     }
@@ -734,6 +855,17 @@ async fn every_route_for_every_kind_of_user() {
                 None => user.jurisdiction == Jurisdiction::City,
             };
             assert!(ok, "{} sees path {name}", user.name);
+        }
+        for list_uri in ["/api/v1/walls", "/api/v1/scenes", "/api/v1/tours"] {
+            for w in list(list_uri).await["items"].as_array().unwrap() {
+                let s = &w["scope"];
+                let ok = sees(
+                    s["district"].as_str(),
+                    s["street"].as_str(),
+                    s["enterprise_id"].as_str(),
+                );
+                assert!(ok, "{} sees {list_uri} {}", user.name, w["id"]);
+            }
         }
         if user.jurisdiction != Jurisdiction::City {
             assert_eq!(

@@ -1,0 +1,179 @@
+// The wall monitor page: /wall/{wall}/{monitor}#token=<kiosk token>.
+//
+// It plays without a user session: the kiosk token (from the URL fragment, which browsers
+// never send to the server) reads this monitor, follows the wall's event stream for it, and
+// asks for a short stream token per tile, with which each tile plays over WHEP. What is
+// shown always comes from the server, so a reload shows exactly the same. Without a token
+// in the fragment the page uses the operator's session cookie instead.
+import { whepPlay } from '/ui/whep.js';
+
+const [, wallId, monitorId] = location.pathname.match(/^\/wall\/([^/]+)\/([^/]+)\/?$/) || [];
+const wall = decodeURIComponent(wallId || '');
+const monitor = decodeURIComponent(monitorId || '');
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const auth = token ? { Authorization: 'Bearer ' + token } : {};
+const base = `/api/v1/walls/${encodeURIComponent(wall)}`;
+const monitorUrl = `${base}/monitors/${encodeURIComponent(monitor)}`;
+
+const grid = document.getElementById('grid');
+const status = document.getElementById('status');
+const RETRY_MS = 3000;
+
+// What the page shows: the monitor's revision and, per tile index, its element and player.
+window.wall = { wall, monitor, revision: 0, lastEventId: null, tiles: [], error: null };
+let tiles = [];
+let revision = 0;
+let loading = null;
+
+function say(text) { status.textContent = text || ''; window.wall.error = text || null; }
+
+async function api(url, options = {}) {
+  const res = await fetch(url, { ...options, headers: { ...auth, ...(options.headers || {}) } });
+  if (!res.ok) throw new Error(`${res.status}: ${await res.text()}`);
+  return res;
+}
+
+// A stream token for `path`, which must be on this monitor.
+async function tileToken(path) {
+  const res = await api(`${monitorUrl}/stream-tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ path }),
+  });
+  return (await res.json()).token;
+}
+
+function stopTile(tile) {
+  tile.stopped = true;
+  clearTimeout(tile.retry);
+  if (tile.player) tile.player.stop().catch(() => {});
+  tile.el.remove();
+}
+
+// Plays `tile.path` into its video, again after a failure while the tile is shown.
+async function playTile(tile) {
+  if (tile.stopped) return;
+  try {
+    const streamToken = await tileToken(tile.path);
+    if (tile.stopped) return;
+    tile.player = await whepPlay(tile.path, tile.video, s => {
+      tile.state.textContent = s === 'connected' ? '' : s;
+      if ((s === 'failed' || s === 'ended' || s === 'closed') && !tile.stopped) {
+        tile.player = null;
+        clearTimeout(tile.retry);
+        tile.retry = setTimeout(() => playTile(tile), RETRY_MS);
+      }
+    }, streamToken);
+    if (tile.stopped) tile.player.stop().catch(() => {});
+  } catch (e) {
+    tile.state.textContent = String(e);
+    clearTimeout(tile.retry);
+    tile.retry = setTimeout(() => playTile(tile), RETRY_MS);
+  }
+}
+
+// Lays out `view` (the monitor as GET answers it): a CSS grid of its rows and columns, each
+// tile at its cells; tiles whose place and stream are unchanged keep playing.
+function render(view) {
+  const layout = view.state.layout;
+  grid.style.gridTemplateRows = `repeat(${layout.rows}, 1fr)`;
+  grid.style.gridTemplateColumns = `repeat(${layout.cols}, 1fr)`;
+  const byTile = new Map(view.streams.map(s => [s.tile, s]));
+  const next = layout.tiles.map((t, i) => {
+    const stream = byTile.get(i);
+    const key = `${t.row},${t.col},${t.row_span || 1},${t.col_span || 1}|${stream ? stream.path : ''}`;
+    const old = tiles[i];
+    if (old && old.key === key) return old;
+    if (old) stopTile(old);
+    const el = document.createElement('div');
+    el.className = 'tile';
+    el.style.gridRow = `${t.row + 1} / span ${t.row_span || 1}`;
+    el.style.gridColumn = `${t.col + 1} / span ${t.col_span || 1}`;
+    const video = document.createElement('video');
+    video.autoplay = true; video.muted = true; video.playsInline = true;
+    const label = document.createElement('div');
+    label.className = 'label';
+    label.textContent = stream ? stream.camera_id : '';
+    const state = document.createElement('div');
+    state.className = 'state';
+    el.append(video, label, state);
+    grid.append(el);
+    const tile = { key, el, video, state, path: stream ? stream.path : null, player: null, stopped: false };
+    if (tile.path) playTile(tile);
+    return tile;
+  });
+  for (const old of tiles.slice(next.length)) if (!next.includes(old)) stopTile(old);
+  tiles = next;
+  revision = view.revision;
+  window.wall.revision = revision;
+  window.wall.tiles = tiles.map(t => t.path);
+}
+
+// Reads the monitor and shows it (one read at a time; a change during it reads again).
+async function load() {
+  if (loading) { loading.again = true; return loading.done; }
+  loading = { again: false };
+  loading.done = (async () => {
+    do {
+      loading.again = false;
+      const view = await (await api(monitorUrl)).json();
+      if (view.revision !== revision || tiles.length === 0) render(view);
+    } while (loading.again);
+  })().finally(() => { loading = null; });
+  return loading.done;
+}
+
+// Follows the wall's events for this monitor (a fetch with the token in a header: no token
+// in a URL), reloading the monitor on each change; reconnects with Last-Event-ID.
+async function follow() {
+  for (;;) {
+    try {
+      const headers = { Accept: 'text/event-stream' };
+      if (window.wall.lastEventId !== null) headers['Last-Event-ID'] = window.wall.lastEventId;
+      const res = await api(`${base}/events`, { headers });
+      // The stream is open: what changes from now on arrives on it.
+      await load();
+      say('');
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let id = null, data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id:')) id = line.slice(3).trim();
+            else if (line.startsWith('data:')) data += line.slice(5).trim();
+          }
+          if (id !== null) window.wall.lastEventId = id;
+          if (!data) continue;
+          const event = JSON.parse(data);
+          if (event.monitor_id !== monitor) continue;
+          if (event.kind === 'monitor_removed') {
+            for (const t of tiles) stopTile(t);
+            tiles = [];
+            say('this monitor was removed from its wall');
+            continue;
+          }
+          if (event.revision > revision) await load();
+        }
+      }
+      say('event stream ended; reconnecting…');
+    } catch (e) {
+      say(String(e));
+    }
+    await new Promise(r => setTimeout(r, RETRY_MS));
+  }
+}
+
+window.addEventListener('pagehide', () => { for (const t of tiles) if (t.player) t.player.stop(true); });
+
+if (!wall || !monitor) {
+  say('expected /wall/<wall>/<monitor>#token=<kiosk token>');
+} else {
+  follow();
+}
