@@ -245,6 +245,7 @@ async fn create_wall(
     let wall = store(&state)?
         .create_wall(input, &caller.operator()?, now_ms())
         .await?;
+    changed(&state, &caller, format!("wall/{}", wall.id), "created").await?;
     Ok(created(
         format!("/api/v1/walls/{}", wall.id),
         wall.revision,
@@ -306,6 +307,7 @@ async fn update_wall(
             if_match(&headers)?,
         )
         .await?;
+    changed(&state, &caller, format!("wall/{id}"), "replaced").await?;
     Ok(with_etag(wall.revision, Json(wall)))
 }
 
@@ -330,7 +332,25 @@ async fn delete_wall(
     store(&state)?
         .delete_wall(&id, &caller.operator()?, now_ms(), if_match(&headers)?)
         .await?;
+    changed(&state, &caller, format!("wall/{id}"), "deleted").await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records a change of a wall, scene or tour (`target`: `wall/<id>`, …) in the audit log.
+async fn changed(
+    state: &AppState,
+    caller: &Caller,
+    target: String,
+    change: &str,
+) -> Result<(), ApiError> {
+    audit(
+        state,
+        caller,
+        AuditAction::WallChanged,
+        &target,
+        &[("change", change.into())],
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -865,6 +885,7 @@ async fn create_scene(
     let input: SceneInput = json_body(&headers, &body)?;
     require_scope(&caller, Action::PushToWall, &input.scope, "the scene")?;
     let scene = store(&state)?.create_scene(input, now_ms()).await?;
+    changed(&state, &caller, format!("scene/{}", scene.id), "created").await?;
     Ok(created(
         format!("/api/v1/scenes/{}", scene.id),
         scene.revision,
@@ -920,6 +941,7 @@ async fn update_scene(
     let scene = store(&state)?
         .update_scene(&id, input, now_ms(), if_match(&headers)?)
         .await?;
+    changed(&state, &caller, format!("scene/{id}"), "replaced").await?;
     Ok(with_etag(scene.revision, Json(scene)))
 }
 
@@ -944,6 +966,7 @@ async fn delete_scene(
     store(&state)?
         .delete_scene(&id, if_match(&headers)?)
         .await?;
+    changed(&state, &caller, format!("scene/{id}"), "deleted").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1022,6 +1045,7 @@ async fn create_tour(
     let input: TourInput = json_body(&headers, &body)?;
     require_tour_input(&state, &caller, &input).await?;
     let tour = store(&state)?.create_tour(input, now_ms()).await?;
+    changed(&state, &caller, format!("tour/{}", tour.id), "created").await?;
     Ok(created(
         format!("/api/v1/tours/{}", tour.id),
         tour.revision,
@@ -1072,6 +1096,7 @@ async fn update_tour(
     let tour = store(&state)?
         .update_tour(&id, input, now_ms(), if_match(&headers)?)
         .await?;
+    changed(&state, &caller, format!("tour/{id}"), "replaced").await?;
     Ok(with_etag(tour.revision, Json(tour)))
 }
 
@@ -1094,6 +1119,7 @@ async fn delete_tour(
     let id = tour_id(&id)?;
     visible_tour(&state, &caller, Action::PushToWall, &id).await?;
     store(&state)?.delete_tour(&id, if_match(&headers)?).await?;
+    changed(&state, &caller, format!("tour/{id}"), "deleted").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -47,6 +47,9 @@ pub enum AuditAction {
     Ptz,
     /// A camera was put on a video wall (target: the camera id or path).
     WallPushed,
+    /// A wall, a scene or a tour was created, changed or deleted (target: `wall/<id>`,
+    /// `scene/<id>` or `tour/<id>`; `detail.change`).
+    WallChanged,
     /// An incident, its tasks, reports or evidence changed (target: the incident id).
     IncidentChanged,
     /// A camera was created, changed or deleted (target: the camera id).
@@ -61,7 +64,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -73,6 +76,7 @@ impl AuditAction {
         AuditAction::StreamViewEnded,
         AuditAction::Ptz,
         AuditAction::WallPushed,
+        AuditAction::WallChanged,
         AuditAction::IncidentChanged,
         AuditAction::CameraChanged,
         AuditAction::OrgChanged,
@@ -93,6 +97,7 @@ impl AuditAction {
             AuditAction::StreamViewEnded => "stream_view_ended",
             AuditAction::Ptz => "ptz",
             AuditAction::WallPushed => "wall_pushed",
+            AuditAction::WallChanged => "wall_changed",
             AuditAction::IncidentChanged => "incident_changed",
             AuditAction::CameraChanged => "camera_changed",
             AuditAction::OrgChanged => "org_changed",

@@ -397,6 +397,18 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
             .any(|e| e["target"] == "hall-a/2" && e["actor"]["username"] == "chaoyang-op"),
         "{body}"
     );
+    // And so are the walls' own changes.
+    let (status, _, body) = get(&state, "/api/v1/audit?action=wall_changed").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let audit = parse(&body);
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target"] == "wall/hall-a" && e["detail"]["change"] == "created"),
+        "{body}"
+    );
 
     // A tour of two scenes, 3 s each: the driver moves it on when the clock says so.
     let mut scenes = Vec::new();
