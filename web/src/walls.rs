@@ -369,6 +369,9 @@ struct MonitorView {
     /// The streams of the tour's next scene, to start before the switch (see
     /// `tour.prefetch_at`); empty without a tour.
     next_streams: Vec<TileStream>,
+    /// The server's clock when it answered, Unix ms: a page times the prefetch by
+    /// `tour.prefetch_at - served_at` from the answer's arrival, whatever its own clock.
+    served_at: UnixMs,
 }
 
 /// The running tour's step now and the next scene's streams, when `monitor` runs one.
@@ -402,12 +405,14 @@ async fn tour_outlook(
 }
 
 async fn monitor_view(walls: &WallStore, monitor: Monitor) -> Result<MonitorView, ApiError> {
-    let (tour, next_streams) = tour_outlook(walls, &monitor, now_ms()).await?;
+    let now = now_ms();
+    let (tour, next_streams) = tour_outlook(walls, &monitor, now).await?;
     Ok(MonitorView {
         streams: monitor.streams(),
         monitor,
         tour,
         next_streams,
+        served_at: now,
     })
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct Running {
     pub(crate) ice_tcp: Option<SocketAddr>,
     /// The simulated camera's main stream (RTSP), to add it to the inventory.
     pub(crate) camera_url: String,
+    /// Its sub stream, when the camera has one.
+    pub(crate) camera_sub_url: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _sim: Simulator,
@@ -105,6 +107,7 @@ pub(crate) async fn start_camera(
 ) -> Running {
     let sim = Simulator::start(vec![camera]).unwrap();
     let camera_url = sim.url("cam", Profile::Main).unwrap();
+    let camera_sub_url = sim.url("cam", Profile::Sub);
     let mut config = Config::default();
     config.server.http_listen = "127.0.0.1:0".parse().unwrap();
     config.server.shutdown_grace = Duration::from_secs(2);
@@ -137,6 +140,7 @@ pub(crate) async fn start_camera(
         http,
         ice_tcp,
         camera_url,
+        camera_sub_url,
         stop: Some(stop),
         task,
         _sim: sim,
@@ -691,6 +695,97 @@ async fn a_kiosk_monitor_plays_what_is_pushed_follows_changes_and_restores_on_re
     assert_eq!(result["tiles_reloaded"], tiles, "{result}");
     // Server push, not polling by the page: measured, reported, bounded generously.
     assert!(result["follow_ms"].as_u64().unwrap() < 20_000, "{result}");
+    server.stop().await;
+}
+
+/// A kiosk monitor running a tour starts the next scene's stream before the switch, and
+/// after the switch its tile plays that warm session instead of starting another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_monitor_starts_the_next_scene_of_a_tour_before_the_switch() {
+    let server = start("wall-tour").await;
+    let addr = server.http;
+    let call = move |method: &'static str, path: &str, body: serde_json::Value| {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let (status, _, answer) =
+                http(addr, method, &path, "application/json", &body.to_string());
+            assert!(
+                (200..300).contains(&status),
+                "{method} {path}: {status} {answer}"
+            );
+            serde_json::from_str::<serde_json::Value>(&answer).unwrap_or_default()
+        })
+    };
+    let sub = server
+        .camera_sub_url
+        .clone()
+        .expect("the test camera has a sub stream");
+    call(
+        "POST",
+        "/api/v1/cameras",
+        serde_json::json!({"id": "gate", "name": "Gate",
+        "category": "gas_station", "division": {"district": "Chaoyang"},
+        "main_url": server.camera_url, "sub_url": sub}),
+    )
+    .await
+    .unwrap();
+    let scope = serde_json::json!({"district": "Chaoyang"});
+    let mut scenes = Vec::new();
+    for profile in ["main", "sub"] {
+        let scene = call(
+            "POST",
+            "/api/v1/scenes",
+            serde_json::json!({"name": profile,
+            "scope": scope, "layout": 1,
+            "tiles": [{"kind": "camera", "camera_id": "gate", "profile": profile}]}),
+        )
+        .await
+        .unwrap();
+        scenes.push(scene["id"].as_str().unwrap().to_owned());
+    }
+    let tour = call(
+        "POST",
+        "/api/v1/tours",
+        serde_json::json!({"name": "Gate", "scope": scope,
+        "loop": true, "steps": [{"scene_id": scenes[0], "dwell_ms": 3000},
+                                {"scene_id": scenes[1], "dwell_ms": 3000}]}),
+    )
+    .await
+    .unwrap();
+    call(
+        "POST",
+        "/api/v1/walls",
+        serde_json::json!({"id": "hall", "name": "Hall",
+        "scope": scope, "monitors": [{"id": "m1"}]}),
+    )
+    .await
+    .unwrap();
+    let kiosk = call(
+        "POST",
+        "/api/v1/walls/hall/monitors/m1/kiosk-token",
+        serde_json::json!({"ttl_s": 600}),
+    )
+    .await
+    .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        "POST",
+        "/api/v1/walls/hall/monitors/m1/commands",
+        serde_json::json!({"command": "start_tour", "tour_id": tour["id"]}),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{addr}/wall/hall/m1#token={kiosk}");
+    let result = run_browser_script("wall_tour.mjs", &url, &["cam/gate/sub"]).await;
+    eprintln!("tour: {result}");
+    assert!(result["reused"].as_u64().unwrap() >= 1, "{result}");
+    assert_eq!(
+        result["tiles"],
+        serde_json::json!(["cam/gate/sub"]),
+        "{result}"
+    );
     server.stop().await;
 }
 

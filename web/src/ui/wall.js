@@ -20,10 +20,19 @@ const status = document.getElementById('status');
 const RETRY_MS = 3000;
 
 // What the page shows: the monitor's revision and, per tile index, its element and player.
-window.wall = { wall, monitor, revision: 0, lastEventId: null, tiles: [], error: null };
+window.wall = {
+  wall, monitor, revision: 0, lastEventId: null, tiles: [], error: null,
+  // For tests: the paths started ahead of a tour's switch, and how many tiles then
+  // took over such a warm session instead of starting one.
+  prefetched: [], reused: 0,
+};
 let tiles = [];
 let revision = 0;
 let loading = null;
+// Sessions started ahead of a tour's next scene, by path: { video, player } (the video
+// element moves into the tile that shows the path).
+const warm = new Map();
+let prefetchTimer = null;
 
 function say(text) { status.textContent = text || ''; window.wall.error = text || null; }
 
@@ -50,20 +59,38 @@ function stopTile(tile) {
   tile.el.remove();
 }
 
+// What a tile does when its session changes state: shows it, and plays again after a
+// failure while the tile is shown.
+function onTileState(tile) {
+  return s => {
+    tile.state.textContent = s === 'connected' ? '' : s;
+    if ((s === 'failed' || s === 'ended' || s === 'closed') && !tile.stopped) {
+      tile.player = null;
+      clearTimeout(tile.retry);
+      tile.retry = setTimeout(() => playTile(tile), RETRY_MS);
+    }
+  };
+}
+
 // Plays `tile.path` into its video, again after a failure while the tile is shown.
 async function playTile(tile) {
   if (tile.stopped) return;
+  const ready = warm.get(tile.path);
+  if (ready) {
+    // The tour's next scene was started ahead: take over its playing session.
+    warm.delete(tile.path);
+    ready.video.className = '';
+    tile.video.replaceWith(ready.video);
+    tile.video = ready.video;
+    tile.player = ready.player;
+    ready.onState = onTileState(tile);
+    window.wall.reused++;
+    return;
+  }
   try {
     const streamToken = await tileToken(tile.path);
     if (tile.stopped) return;
-    tile.player = await whepPlay(tile.path, tile.video, s => {
-      tile.state.textContent = s === 'connected' ? '' : s;
-      if ((s === 'failed' || s === 'ended' || s === 'closed') && !tile.stopped) {
-        tile.player = null;
-        clearTimeout(tile.retry);
-        tile.retry = setTimeout(() => playTile(tile), RETRY_MS);
-      }
-    }, streamToken);
+    tile.player = await whepPlay(tile.path, tile.video, onTileState(tile), streamToken);
     if (tile.stopped) tile.player.stop().catch(() => {});
   } catch (e) {
     tile.state.textContent = String(e);
@@ -109,6 +136,41 @@ function render(view) {
   window.wall.tiles = tiles.map(t => t.path);
 }
 
+// During a tour, starts the next scene's streams `tour.prefetch_at` (server time) so that
+// the switch shows pictures at once; the answer's `served_at` times it, whatever this
+// machine's clock says. Warm sessions no tile took over are ended at the next change.
+function schedulePrefetch(view) {
+  clearTimeout(prefetchTimer);
+  const showing = new Set(tiles.map(t => t.path));
+  for (const [path, entry] of warm) {
+    if (!(view.next_streams || []).some(s => s.path === path)) {
+      warm.delete(path);
+      entry.player.stop().catch(() => {});
+    }
+  }
+  const at = view.tour && view.tour.prefetch_at;
+  if (!at || !view.next_streams || view.next_streams.length === 0) return;
+  const delay = Math.max(0, at - view.served_at);
+  prefetchTimer = setTimeout(async () => {
+    for (const s of view.next_streams) {
+      if (showing.has(s.path) || warm.has(s.path)) continue;
+      try {
+        const video = document.createElement('video');
+        video.autoplay = true; video.muted = true; video.playsInline = true;
+        video.className = 'warm';
+        document.body.append(video);
+        const streamToken = await tileToken(s.path);
+        const entry = { video, player: null, onState: () => {} };
+        entry.player = await whepPlay(s.path, video, state => entry.onState(state), streamToken);
+        warm.set(s.path, entry);
+        window.wall.prefetched.push(s.path);
+      } catch (e) {
+        console.warn(`prefetching ${s.path}: ${e}`);
+      }
+    }
+  }, delay);
+}
+
 // Reads the monitor and shows it (one read at a time; a change during it reads again).
 async function load() {
   if (loading) { loading.again = true; return loading.done; }
@@ -118,6 +180,7 @@ async function load() {
       loading.again = false;
       const view = await (await api(monitorUrl)).json();
       if (view.revision !== revision || tiles.length === 0) render(view);
+      schedulePrefetch(view);
     } while (loading.again);
   })().finally(() => { loading = null; });
   return loading.done;
