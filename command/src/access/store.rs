@@ -1120,18 +1120,7 @@ impl AccessStore {
         result: Result<T, AccessError>,
         action: &str,
     ) -> Result<T, AccessError> {
-        match result {
-            Ok(value) => {
-                tx.commit().await.map_err(self.db_err(action))?;
-                Ok(value)
-            }
-            Err(err) => {
-                if let Err(e) = tx.rollback().await {
-                    tracing::warn!(action, error = %e, "rollback failed; the connection discards the transaction");
-                }
-                Err(err)
-            }
-        }
+        tx.finish(result, self.db_err(action), action).await
     }
 
     /// Advances counter `name` by one and returns its new value. The counter row stays

@@ -1024,18 +1024,7 @@ impl IncidentStore {
         result: Result<T, StoreError>,
         action: &str,
     ) -> Result<T, StoreError> {
-        match result {
-            Ok(value) => {
-                tx.commit().await.map_err(self.db_err(action))?;
-                Ok(value)
-            }
-            Err(err) => {
-                if let Err(e) = tx.rollback().await {
-                    tracing::warn!(action, error = %e, "rollback failed; the connection discards the transaction");
-                }
-                Err(err)
-            }
-        }
+        tx.finish(result, self.db_err(action), action).await
     }
 
     /// Advances counter `name` by `n` and returns its new value: the `n` values handed out

@@ -264,6 +264,30 @@ impl Tx {
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }
+
+    /// Ends the transaction of an operation: commits when `result` is `Ok` (a commit
+    /// failure becomes the store's error through `db_err`), rolls back otherwise and
+    /// returns the operation's error. A failed rollback is only logged (`action` names the
+    /// operation): the pool discards the connection's transaction anyway.
+    pub async fn finish<T, E>(
+        self,
+        result: Result<T, E>,
+        db_err: impl FnOnce(sqlx::Error) -> E,
+        action: &str,
+    ) -> Result<T, E> {
+        match result {
+            Ok(value) => {
+                self.commit().await.map_err(db_err)?;
+                Ok(value)
+            }
+            Err(err) => {
+                if let Err(e) = self.rollback().await {
+                    tracing::warn!(action, error = %e, "rollback failed; the connection discards the transaction");
+                }
+                Err(err)
+            }
+        }
+    }
 }
 
 /// Runs a read-only query on the pool (no transaction) and decodes each row.

@@ -1034,18 +1034,7 @@ impl WallStore {
         result: Result<T, WallError>,
         action: &str,
     ) -> Result<T, WallError> {
-        match result {
-            Ok(value) => {
-                tx.commit().await.map_err(self.db_err(action))?;
-                Ok(value)
-            }
-            Err(err) => {
-                if let Err(e) = tx.rollback().await {
-                    tracing::warn!(action, error = %e, "rollback failed; the connection discards the transaction");
-                }
-                Err(err)
-            }
-        }
+        tx.finish(result, self.db_err(action), action).await
     }
 
     /// Advances counter `name` by one and returns its new value. The counter row stays
