@@ -629,6 +629,9 @@ pub const PUBLIC_PAGES: &[&str] = &[
     "/ui/play.js",
     "/wall/{wall}/{monitor}",
     "/ui/wall.js",
+    "/console",
+    "/console/",
+    "/console/{*path}",
 ];
 
 /// The operation id of `method` on the route `path` (axum's template, `{*x}` allowed).

@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod cameras;
+pub mod console;
 pub mod demo;
 mod error;
 pub mod events;
@@ -163,6 +164,9 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/app.js", get(ui_app_js))
         .route("/wall/{wall}/{monitor}", get(walls::ui_wall))
         .route("/ui/wall.js", get(walls::ui_wall_js))
+        .route("/console", get(console::index))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::path))
         // Every route above, documented or a page, passes its access rule first.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

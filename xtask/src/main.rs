@@ -27,6 +27,7 @@ mod bench;
 // Janus for the benchmark's side-by-side comparison; `cargo xtask bench` starts it.
 #[allow(dead_code)]
 mod bench_janus;
+mod console;
 mod json;
 mod packages;
 mod players;
@@ -146,6 +147,8 @@ fn demo(args: &[String]) -> Result {
     if install {
         packages::ensure(packages::DEMO)?;
     }
+    // The console is embedded into the binary: built first.
+    console::build()?;
     run(cargo().args([
         "build",
         "--package",
@@ -189,6 +192,9 @@ fn test(args: &[String]) -> Result {
         players::ensure()?;
         players::ensure_browser_driver()?;
     }
+    // The console is embedded into the binary (web/build.rs) and its end-to-end test
+    // needs it: built before anything compiles the server.
+    console::build()?;
     let pg = postgres::ensure()?;
 
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;

@@ -5,7 +5,8 @@ use std::process::Command;
 use crate::{Result, run};
 
 /// Building and running the camera simulator: GStreamer with its RTSP server and the
-/// H.264/H.265/AAC/G.711 encoders, and a font for the burnt-in clock and camera name.
+/// H.264/H.265/AAC/G.711 encoders, and a font for the burnt-in clock and camera name;
+/// Node.js and npm to build the operator console (`web/console/`, embedded in the binary).
 pub const DEMO: &[&str] = &[
     "pkg-config",
     "libgstreamer1.0-dev",
@@ -19,6 +20,8 @@ pub const DEMO: &[&str] = &[
     "gstreamer1.0-libav",
     "gstreamer1.0-rtsp",
     "fonts-dejavu-core",
+    "nodejs",
+    "npm",
 ];
 
 /// What the tests need beyond the demo's packages: FFmpeg's ffprobe/ffmpeg as RTSP
@@ -35,8 +38,6 @@ pub const TEST_ONLY: &[&str] = &[
     "iproute2",
     "chromium",
     "fonts-liberation",
-    "nodejs",
-    "npm",
     "python3-venv",
     // Janus 1.1.2: the benchmark's reference peer (xtask/src/bench_janus.rs), smoke-tested
     // by fixtures/tests/janus.rs so the comparison never rots unnoticed.

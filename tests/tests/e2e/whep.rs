@@ -37,10 +37,14 @@ pub(crate) async fn admin_token(server: &Server) -> String {
     admin_token_of(server.access().expect("the access store is open")).await
 }
 
+/// The password of the administrator `e2e-admin` that [`admin_token_of`] adds (the
+/// console test logs in with it through the login form).
+const ADMIN_PASSWORD: &str = "e2e-admin-password-1";
+
 /// Adds the city administrator `e2e-admin` to `access` and logs it in; its session token.
 pub(crate) async fn admin_token_of(access: &watchpost_web::auth::Access) -> String {
     use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
-    const PASSWORD: &str = "e2e-admin-password-1";
+    const PASSWORD: &str = ADMIN_PASSWORD;
     access
         .create_user(
             NewUser {
@@ -695,6 +699,82 @@ async fn a_kiosk_monitor_plays_what_is_pushed_follows_changes_and_restores_on_re
     assert_eq!(result["tiles_reloaded"], tiles, "{result}");
     // Server push, not polling by the page: measured, reported, bounded generously.
     assert!(result["follow_ms"].as_u64().unwrap() < 20_000, "{result}");
+    server.stop().await;
+}
+
+/// The operator console (`/console`, the Vue app of `web/console/` embedded in the
+/// binary): an operator logs in through its form, puts an inventory camera (main and sub
+/// stream) on a tile and it plays (layout 1: the main stream); in layouts 4 and 9 the
+/// tile plays the sub stream, maximised (double-click) the main one again. Screenshots:
+/// `<target>/test-artifacts/console.png` and `console-max.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximised() {
+    let server = start("console").await;
+    let addr = server.http;
+    let (status, _, page) =
+        tokio::task::spawn_blocking(move || http_with(addr, "GET", "/console", "", &[], ""))
+            .await
+            .unwrap();
+    assert!(
+        status == 200 && page.contains("/console/assets/"),
+        "the console is not built into this binary (GET /console answered {status}): \
+         run cargo xtask test (it builds web/console)\n{page}"
+    );
+    let sub = server
+        .camera_sub_url
+        .clone()
+        .expect("the test camera has a sub stream");
+    let camera = serde_json::json!({"id": "gate", "name": "Gate", "category": "gas_station",
+        "division": {"district": "Chaoyang", "street": "Jianwai"},
+        "main_url": server.camera_url, "sub_url": sub});
+    let (status, _, body) = tokio::task::spawn_blocking(move || {
+        http(
+            addr,
+            "POST",
+            "/api/v1/cameras",
+            "application/json",
+            &camera.to_string(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("console.png");
+    let result = run_browser_script(
+        "console_play.mjs",
+        &format!("http://{addr}/console"),
+        &[
+            "e2e-admin",
+            ADMIN_PASSWORD,
+            "gate",
+            screenshot.to_str().unwrap(),
+        ],
+    )
+    .await;
+    eprintln!("console: {result}");
+    assert_eq!(result["lang_default"], "zh-CN", "{result}");
+    assert_eq!(result["csp_errors"], serde_json::json!([]), "{result}");
+    let steps = &result["steps"];
+    assert_eq!(steps["1"]["path"], "cam/gate/main", "{result}");
+    assert_eq!(steps["4"]["path"], "cam/gate/sub", "{result}");
+    assert_eq!(steps["9"]["path"], "cam/gate/sub", "{result}");
+    assert_eq!(steps["max"]["path"], "cam/gate/main", "{result}");
+    for step in ["1", "4", "9", "max"] {
+        assert_eq!(steps[step]["state"], "playing", "{step}: {result}");
+        assert!(
+            steps[step]["frames"].as_u64().unwrap() > 10,
+            "{step}: {result}"
+        );
+    }
+    assert_eq!(result["state_zh"], "播放中", "{result}");
+    assert_eq!(result["state_en"], "playing", "{result}");
+    assert_eq!(result["lang_kept"], "en", "{result}");
+    assert!(screenshot.is_file(), "{}", screenshot.display());
     server.stop().await;
 }
 

@@ -1,0 +1,98 @@
+// The operator console (/console) in headless Chromium, as an operator uses it: logs in
+// through the console's login form, picks the camera in the tree and a tile, waits for
+// decoded frames on the main stream (layout 1), switches to layouts 4 and 9 (the tile
+// plays the sub stream), double-clicks the tile (maximised: the main stream again), saves
+// a screenshot and switches the language. Prints one line:
+//
+//   RESULT {"lang_default": .., "steps": {"1": {path, state, frames}, ...}, "csp_errors": [..], ...}
+//
+// Usage: node console_play.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID SCREENSHOT
+import { launchChromium } from './chromium.mjs';
+
+const [url, timeoutArg, username, password, camera, screenshot] = process.argv.slice(2);
+const timeoutMs = Number(timeoutArg || 60000);
+
+// The tiles as the console reports them (window.consoleTiles: frames from getStats).
+const look = page => page.evaluate(() => (window.consoleTiles || []).map(t => ({
+  index: t.index, camera: t.camera, path: t.path, state: t.state, reason: t.reason,
+  maximised: t.maximised, frames: t.framesDecoded, pc: t.pc ? t.pc.connectionState : null,
+})));
+
+async function until(page, what, check) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tiles = await look(page);
+    const tile = tiles.find(t => t.index === 0);
+    if (tile && check(tile, tiles)) return { tile, tiles };
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(tiles)}`);
+    await new Promise(r => setTimeout(r, 100));
+  }
+}
+
+const browser = await launchChromium();
+let code = 1;
+const cspErrors = [];
+try {
+  // A fresh context: no cookie; the console's own login form makes the session.
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  page.on('console', m => {
+    console.error(`[page] ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+  });
+  page.on('pageerror', e => console.error(`[page error] ${e}`));
+  await page.goto(url);
+  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
+  const langDefault = await page.evaluate(() => document.documentElement.lang);
+  const loginTitle = await page.textContent('form[data-test=login] h2');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('form[data-test=login] button[type=submit]');
+  const cameraButton = `button[data-camera="${camera}"]`;
+  await page.waitForSelector(cameraButton, { timeout: timeoutMs });
+
+  const steps = {};
+  const started = Date.now();
+  // Layout 1; camera first, then the tile.
+  await page.click('button[data-layout="1"]');
+  await page.click(cameraButton);
+  await page.click('.tile[data-index="0"]');
+  let now = await until(page, 'tile 0 to play (layout 1)', t =>
+    t.camera === camera && t.state === 'playing' && t.frames > 10);
+  steps['1'] = { ...now.tile, ms: Date.now() - started };
+
+  for (const layout of ['4', '9']) {
+    const at = Date.now();
+    await page.click(`button[data-layout="${layout}"]`);
+    now = await until(page, `tile 0 to play (layout ${layout})`, (t, tiles) =>
+      tiles.length === Number(layout) && t.camera === camera && t.state === 'playing' &&
+      t.path.endsWith('/sub') && t.frames > 10);
+    steps[layout] = { ...now.tile, tiles: now.tiles.length, ms: Date.now() - at };
+  }
+  await page.screenshot({ path: screenshot });
+
+  // Maximised: only this tile, on the main stream.
+  const at = Date.now();
+  await page.dblclick('.tile[data-index="0"]');
+  now = await until(page, 'the maximised tile to play the main stream', (t, tiles) =>
+    tiles.length === 1 && t.maximised && t.path.endsWith('/main') && t.state === 'playing' && t.frames > 10);
+  steps.max = { ...now.tile, tiles: now.tiles.length, ms: Date.now() - at };
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '-max.png') });
+
+  // The language switch: every label follows, and it is kept.
+  const stateZh = await page.textContent('.tile[data-index="0"] [data-test=state]');
+  await page.selectOption('select[data-test=lang]', 'en');
+  const stateEn = await page.textContent('.tile[data-index="0"] [data-test=state]');
+  const kept = await page.evaluate(() => localStorage.getItem('watchpost.console.lang'));
+
+  console.log('RESULT ' + JSON.stringify({
+    lang_default: langDefault, login_title: loginTitle, steps,
+    state_zh: stateZh, state_en: stateEn, lang_kept: kept, csp_errors: cspErrors,
+  }));
+  code = 0;
+} catch (e) {
+  console.error(String(e && e.stack || e));
+  console.log('RESULT ' + JSON.stringify({ csp_errors: cspErrors }));
+} finally {
+  await browser.close();
+}
+process.exit(code);
