@@ -76,6 +76,8 @@ pub(crate) struct Running {
     pub(crate) camera_url: String,
     /// Its sub stream, when the camera has one.
     pub(crate) camera_sub_url: Option<String>,
+    /// The server's access service (to add users in-process).
+    pub(crate) access: watchpost_web::auth::Access,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _sim: Simulator,
@@ -136,6 +138,7 @@ pub(crate) async fn start_camera(
     assert!(udp.ip().is_loopback() && udp.port() != 0, "{udp}");
     let ice_tcp = server.webrtc_tcp_addr();
     *TOKEN.lock().unwrap() = Some(admin_token(&server).await);
+    let access = server.access().expect("the access store is open").clone();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
@@ -145,6 +148,7 @@ pub(crate) async fn start_camera(
         ice_tcp,
         camera_url,
         camera_sub_url,
+        access,
         stop: Some(stop),
         task,
         _sim: sim,
@@ -774,6 +778,114 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     assert_eq!(result["state_zh"], "播放中", "{result}");
     assert_eq!(result["state_en"], "playing", "{result}");
     assert_eq!(result["lang_kept"], "en", "{result}");
+    assert!(screenshot.is_file(), "{}", screenshot.display());
+    server.stop().await;
+}
+
+/// The console as a Chaoyang district operator sees it: of two inventory cameras and two
+/// open incidents (Chaoyang and Fengtai) only the Chaoyang ones are in the camera tree and
+/// the incident panel, and no Fengtai id is anywhere on the page; clicking the incident
+/// puts its (nearby) camera on a tile, which plays. Screenshot:
+/// `<target>/test-artifacts/console-district.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_district_operator_its_cameras_and_incidents_and_plays_an_incident() {
+    use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
+    const PASSWORD: &str = "e2e-chaoyang-operator-1";
+    let server = start("console-district").await;
+    let addr = server.http;
+    let post = move |path: &'static str, body: serde_json::Value| {
+        tokio::task::spawn_blocking(move || {
+            let (status, _, answer) =
+                http(addr, "POST", path, "application/json", &body.to_string());
+            assert_eq!(status, 201, "POST {path}: {answer}");
+            serde_json::from_str::<serde_json::Value>(&answer).unwrap()
+        })
+    };
+    // Two cameras, each at its district's incident (positions ~15 km apart).
+    let places = [
+        ("Chaoyang", 116.4600, 39.9200),
+        ("Fengtai", 116.2870, 39.8580),
+    ];
+    let mut incidents = Vec::new();
+    for (district, lon, lat) in places {
+        let id = format!("cam-{}", district.to_lowercase());
+        let camera = serde_json::json!({"id": id, "name": format!("{district} gate"),
+            "category": "gas_station", "division": {"district": district},
+            "position": {"lon": lon, "lat": lat}, "main_url": server.camera_url});
+        post("/api/v1/cameras", camera).await.unwrap();
+        let incident = serde_json::json!({"title": format!("{district} fire"),
+            "incident_type": "fire", "location": {"address": "x", "district": district,
+            "position": {"lon": lon, "lat": lat}}});
+        let answer = post("/api/v1/incidents", incident).await.unwrap();
+        incidents.push(answer["id"].as_str().expect("an incident id").to_owned());
+    }
+    let (chaoyang, fengtai) = (incidents[0].clone(), incidents[1].clone());
+    server
+        .access
+        .create_user(
+            NewUser {
+                username: "e2e-chaoyang".into(),
+                display_name: "Chaoyang duty operator".into(),
+                role: Role::Operator,
+                jurisdiction: Jurisdiction::District {
+                    district: "Chaoyang".into(),
+                },
+                disabled: false,
+                password: Password::new(PASSWORD),
+            },
+            &AuditContext::anonymous(None),
+        )
+        .await
+        .expect("the district operator is added");
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("console-district.png");
+    let result = run_browser_script(
+        "console_district.mjs",
+        &format!("http://{addr}/console"),
+        &[
+            "e2e-chaoyang",
+            PASSWORD,
+            "cam-chaoyang",
+            &chaoyang,
+            screenshot.to_str().unwrap(),
+        ],
+    )
+    .await;
+    eprintln!("console (district): {result}");
+    assert_eq!(result["csp_errors"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["cameras"],
+        serde_json::json!(["cam-chaoyang"]),
+        "{result}"
+    );
+    assert_eq!(
+        result["incidents"],
+        serde_json::json!([chaoyang]),
+        "{result}"
+    );
+    assert_eq!(
+        result["incident_buttons"],
+        serde_json::json!([chaoyang]),
+        "{result}"
+    );
+    for text in [&result["text"], &result["text_after"]] {
+        let text = text.as_str().expect("the page's text");
+        assert!(text.contains("Chaoyang fire"), "{text}");
+        for hidden in [fengtai.as_str(), "cam-fengtai", "Fengtai"] {
+            assert!(!text.contains(hidden), "{hidden} shown: {text}");
+        }
+    }
+    // One camera: layout 1, the main stream, playing.
+    assert_eq!(result["layout"], "1", "{result}");
+    let tile = &result["tiles"][0];
+    assert_eq!(tile["camera"], "cam-chaoyang", "{result}");
+    assert_eq!(tile["path"], "cam/cam-chaoyang/main", "{result}");
+    assert_eq!(tile["state"], "playing", "{result}");
+    assert!(tile["frames"].as_u64().unwrap() > 10, "{result}");
     assert!(screenshot.is_file(), "{}", screenshot.display());
     server.stop().await;
 }

@@ -104,3 +104,44 @@ export function pathOf(camera: Camera, wantMain: boolean): string {
   if (!wantMain && camera.paths.includes(sub)) return sub;
   return camera.paths.includes(main) || camera.paths.length === 0 ? main : camera.paths[0];
 }
+
+export type ReportStatus = 'pending' | 'overdue' | 'made' | 'made_late';
+
+export interface ReportClock {
+  to: string;
+  due_at: number;
+  /** `due_at - now` while owed (negative once overdue); null once made. */
+  remaining_ms?: number | null;
+  overdue: boolean;
+  status: ReportStatus;
+}
+
+export interface Incident {
+  id: string;
+  title: string;
+  incident_type: string;
+  state: string;
+  grading: { grade: string };
+  location: { address?: string | null; district?: string | null; street?: string | null };
+  enterprise_id?: string | null;
+  report_clocks: ReportClock[];
+}
+
+/** The open incidents the session may see, most recently opened first. */
+export async function openIncidents(): Promise<Incident[]> {
+  const page = await json<{ items: Incident[]; total: number }>('/api/v1/incidents?open=true&limit=50');
+  return page.items;
+}
+
+export interface CameraRef {
+  id: string;
+  name: string;
+  enterprise_id?: string | null;
+  enabled: boolean;
+  distance_m?: number | null;
+}
+
+/** The incident's enterprise's cameras and the nearby ones (the caller's jurisdiction only). */
+export function incidentCameras(id: string): Promise<{ enterprise: CameraRef[]; nearby: CameraRef[] }> {
+  return json(`/api/v1/incidents/${encodeURIComponent(id)}/cameras`);
+}
