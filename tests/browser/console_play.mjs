@@ -2,7 +2,10 @@
 // through the console's login form, picks the camera in the tree and a tile, waits for
 // decoded frames on the main stream (layout 1), switches to layouts 4 and 9 (the tile
 // plays the sub stream), double-clicks the tile (maximised: the main stream again), saves
-// a screenshot and switches the language. Prints one line:
+// a screenshot and switches the language. Then the keyboard, in layout 4: ArrowRight
+// focuses tile 1 and typing the camera's number (shown in the tree) puts the camera there;
+// ArrowDown, ArrowLeft focus tile 2 and the command palette (Ctrl+K, part of the camera's
+// name, Enter) puts it there. Prints one line:
 //
 //   RESULT {"lang_default": .., "steps": {"1": {path, state, frames}, ...}, "csp_errors": [..], ...}
 //
@@ -18,11 +21,11 @@ const look = page => page.evaluate(() => (window.consoleTiles || []).map(t => ({
   maximised: t.maximised, frames: t.framesDecoded, pc: t.pc ? t.pc.connectionState : null,
 })));
 
-async function until(page, what, check) {
+async function until(page, what, check, index = 0) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const tiles = await look(page);
-    const tile = tiles.find(t => t.index === 0);
+    const tile = tiles.find(t => t.index === index);
     if (tile && check(tile, tiles)) return { tile, tiles };
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(tiles)}`);
     await new Promise(r => setTimeout(r, 100));
@@ -84,9 +87,46 @@ try {
   const stateEn = await page.textContent('.tile[data-index="0"] [data-test=state]');
   const kept = await page.evaluate(() => localStorage.getItem('watchpost.console.lang'));
 
+  // The keyboard: layout 4, ArrowRight focuses tile 1, the camera's number goes there.
+  const focusedTile = () => page.getAttribute('.tile[data-focused="true"]', 'data-index');
+  let keyAt = Date.now();
+  await page.click('button[data-layout="4"]');
+  const focusedFirst = await focusedTile();
+  await page.keyboard.press('ArrowRight');
+  const focusedRight = await focusedTile();
+  const number = (await page.textContent(`${cameraButton} [data-test=number]`)).trim();
+  await page.keyboard.type(number);
+  const typed = await page.textContent('[data-test=typed-number]');
+  now = await until(page, 'tile 1 to play the typed camera', (t, tiles) =>
+    tiles.length === 4 && t.camera === camera && t.state === 'playing' && t.frames > 10, 1);
+  const keys = {
+    focused_first: focusedFirst, focused_right: focusedRight, number, typed,
+    tile: { ...now.tile, ms: Date.now() - keyAt },
+  };
+
+  // The command palette: focus to tile 2, Ctrl+K, part of the camera's name, Enter.
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowLeft');
+  const focusedPalette = await focusedTile();
+  const name = (await page.textContent('.tile[data-index="0"] .name')).trim();
+  keyAt = Date.now();
+  await page.keyboard.press('Control+k');
+  await page.waitForSelector('[data-test=palette-input]', { timeout: timeoutMs });
+  await page.keyboard.type(name.slice(0, 3).toLowerCase());
+  const items = await page.$$eval('[data-palette]', bs => bs.map(b => b.dataset.palette));
+  await page.keyboard.press('Enter');
+  now = await until(page, 'tile 2 to play the camera picked in the palette', (t, tiles) =>
+    tiles.length === 4 && t.camera === camera && t.state === 'playing' && t.frames > 10, 2);
+  const palette = {
+    focused: focusedPalette, query: name.slice(0, 3).toLowerCase(), items,
+    open_after: await page.$('[data-test=palette]') !== null,
+    tile: { ...now.tile, ms: Date.now() - keyAt },
+  };
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '-keys.png') });
+
   console.log('RESULT ' + JSON.stringify({
     lang_default: langDefault, login_title: loginTitle, steps,
-    state_zh: stateZh, state_en: stateEn, lang_kept: kept, csp_errors: cspErrors,
+    state_zh: stateZh, state_en: stateEn, lang_kept: kept, keys, palette, csp_errors: cspErrors,
   }));
   code = 0;
 } catch (e) {

@@ -709,8 +709,10 @@ async fn a_kiosk_monitor_plays_what_is_pushed_follows_changes_and_restores_on_re
 /// The operator console (`/console`, the Vue app of `web/console/` embedded in the
 /// binary): an operator logs in through its form, puts an inventory camera (main and sub
 /// stream) on a tile and it plays (layout 1: the main stream); in layouts 4 and 9 the
-/// tile plays the sub stream, maximised (double-click) the main one again. Screenshots:
-/// `<target>/test-artifacts/console.png` and `console-max.png`.
+/// tile plays the sub stream, maximised (double-click) the main one again. Then by
+/// keyboard in layout 4: ArrowRight and the camera's number put it on tile 1, ArrowDown,
+/// ArrowLeft and the command palette (Ctrl+K, part of its name, Enter) on tile 2. Screenshots:
+/// `<target>/test-artifacts/console.png`, `console-max.png` and `console-keys.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximised() {
     let server = start("console").await;
@@ -778,6 +780,25 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     assert_eq!(result["state_zh"], "播放中", "{result}");
     assert_eq!(result["state_en"], "playing", "{result}");
     assert_eq!(result["lang_kept"], "en", "{result}");
+    // The keyboard: focus on tile 0, ArrowRight to tile 1, the camera's number (1: the only
+    // camera) shown in the overlay and played on tile 1.
+    let keys = &result["keys"];
+    assert_eq!(keys["focused_first"], "0", "{result}");
+    assert_eq!(keys["focused_right"], "1", "{result}");
+    assert_eq!(keys["number"], "1", "{result}");
+    assert_eq!(keys["typed"], "1", "{result}");
+    // The palette: ArrowDown, ArrowLeft to tile 2, "gat" finds the camera, Enter plays it.
+    let palette = &result["palette"];
+    assert_eq!(palette["focused"], "2", "{result}");
+    assert_eq!(palette["items"], serde_json::json!(["c:gate"]), "{result}");
+    assert_eq!(palette["open_after"], false, "{result}");
+    for (tile, index) in [(&keys["tile"], 1), (&palette["tile"], 2)] {
+        assert_eq!(tile["index"], index, "{result}");
+        assert_eq!(tile["camera"], "gate", "{result}");
+        assert_eq!(tile["path"], "cam/gate/sub", "{result}");
+        assert_eq!(tile["state"], "playing", "{result}");
+        assert!(tile["frames"].as_u64().unwrap() > 10, "{result}");
+    }
     assert!(screenshot.is_file(), "{}", screenshot.display());
     server.stop().await;
 }

@@ -26,3 +26,53 @@ export const MAX_TILES = 16;
 export function isLayoutId(n: unknown): n is LayoutId {
   return (LAYOUT_IDS as readonly unknown[]).includes(n);
 }
+
+export type Direction = 'left' | 'right' | 'up' | 'down';
+
+/**
+ * Where each tile of `layout` sits on its square grid, as CSS grid places them: the first
+ * tile spans `big` × `big` cells at the top left, the others fill the free cells row by row.
+ * `cells[row][column]` is the tile's index.
+ */
+export function gridCells(layout: Layout): number[][] {
+  const n = layout.columns;
+  const cells: number[][] = Array.from({ length: n }, () => Array<number>(n).fill(-1));
+  let next = 0;
+  if (layout.big > 1) {
+    for (let r = 0; r < layout.big; r++) for (let c = 0; c < layout.big; c++) cells[r]![c] = 0;
+    next = 1;
+  }
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      if (cells[r]![c] === -1 && next < layout.count) cells[r]![c] = next++;
+    }
+  }
+  return cells;
+}
+
+/**
+ * The tile next to `index` in direction `dir` (itself at the grid's edge). From a spanning
+ * tile the step leaves from its top row (left, right) or its left column (up, down), so
+ * that a step back returns to it.
+ */
+export function neighbour(layout: Layout, index: number, dir: Direction): number {
+  const cells = gridCells(layout);
+  let top = -1;
+  let left = -1;
+  let bottom = -1;
+  let right = -1;
+  cells.forEach((row, r) =>
+    row.forEach((owner, c) => {
+      if (owner !== index) return;
+      if (top === -1) top = r;
+      if (left === -1 || c < left) left = c;
+      bottom = Math.max(bottom, r);
+      right = Math.max(right, c);
+    }),
+  );
+  if (top === -1) return index;
+  const [r, c] =
+    dir === 'left' ? [top, left - 1] : dir === 'right' ? [top, right + 1] : dir === 'up' ? [top - 1, left] : [bottom + 1, left];
+  const owner = cells[r]?.[c];
+  return owner === undefined || owner < 0 ? index : owner;
+}

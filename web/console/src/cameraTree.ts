@@ -1,0 +1,88 @@
+// The camera tree: district → street → site (the enterprise, or the camera itself) →
+// cameras, each level sorted by name. The tree's order numbers the cameras: a camera's
+// number is its 1-based position in the whole (unfiltered) tree, read top to bottom; the
+// tree shows it next to the name, and typing it on the video wall puts the camera on the
+// focused tile.
+import type { Camera } from './api';
+
+export interface Site {
+  key: string;
+  name: string;
+  cameras: Camera[];
+}
+export interface Street {
+  name: string;
+  sites: Site[];
+}
+export interface District {
+  name: string;
+  streets: Street[];
+  online: number;
+  total: number;
+}
+
+export function siteName(camera: Camera, enterprises: Map<string, string>): string {
+  if (camera.enterprise_id) return enterprises.get(camera.enterprise_id) ?? camera.enterprise_id;
+  return camera.name;
+}
+
+function matches(camera: Camera, enterprises: Map<string, string>, q: string): boolean {
+  if (!q) return true;
+  return [
+    camera.id,
+    camera.name,
+    camera.division.district,
+    camera.division.street ?? '',
+    camera.enterprise_id ?? '',
+    siteName(camera, enterprises),
+  ].some((s) => s.toLowerCase().includes(q));
+}
+
+const byCollator = new Intl.Collator(['zh-CN', 'en']);
+
+/** The tree of the cameras matching `q` (lower case; empty: all). */
+export function buildTree(cameras: Camera[], enterprises: Map<string, string>, q: string): District[] {
+  const districts = new Map<string, Map<string, Map<string, Site>>>();
+  for (const camera of cameras) {
+    if (!matches(camera, enterprises, q)) continue;
+    const streets = districts.get(camera.division.district) ?? new Map<string, Map<string, Site>>();
+    districts.set(camera.division.district, streets);
+    const street = camera.division.street ?? '';
+    const sites = streets.get(street) ?? new Map<string, Site>();
+    streets.set(street, sites);
+    const key = camera.enterprise_id ? `e:${camera.enterprise_id}` : `c:${camera.id}`;
+    const site = sites.get(key) ?? { key, name: siteName(camera, enterprises), cameras: [] };
+    sites.set(key, site);
+    site.cameras.push(camera);
+  }
+  const sortBy = <T,>(items: T[], name: (x: T) => string) =>
+    items.sort((a, b) => byCollator.compare(name(a), name(b)));
+  return sortBy(
+    [...districts].map(([name, streets]) => {
+      const all = [...streets.values()].flatMap((s) => [...s.values()]).flatMap((s) => s.cameras);
+      return {
+        name,
+        online: all.filter((c) => c.health?.state === 'online').length,
+        total: all.length,
+        streets: sortBy(
+          [...streets].map(([street, sites]) => ({
+            name: street,
+            sites: sortBy(
+              [...sites.values()].map((s) => ({ ...s, cameras: sortBy(s.cameras, (c) => c.name) })),
+              (s) => s.name,
+            ),
+          })),
+          (s) => s.name,
+        ),
+      };
+    }),
+    (d) => d.name,
+  );
+}
+
+/** All cameras in the tree's order: camera number n is `cameraOrder(..)[n - 1]`. */
+export function cameraOrder(cameras: Camera[], enterprises: Map<string, string>): Camera[] {
+  return buildTree(cameras, enterprises, '').flatMap((d) =>
+    d.streets.flatMap((s) => s.sites.flatMap((site) => site.cameras)),
+  );
+}
