@@ -188,9 +188,9 @@ fn view(devices: &Devices, camera: Camera) -> CameraView {
     }
 }
 
-fn etag(camera: &Camera) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{}\"", camera.revision))
-        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+/// `"<revision>"`: the `ETag` of a record at `revision` (what [`if_match`] reads back).
+pub(crate) fn etag(revision: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// `If-Match: "<revision>"` as a revision; `*` or absent is no precondition.
@@ -311,7 +311,7 @@ async fn create(
     )
     .await?;
     let location = format!("/api/v1/cameras/{}", camera.id.as_str());
-    let tag = etag(&camera);
+    let tag = etag(camera.revision);
     let mut response = (StatusCode::CREATED, Json(view(devices, camera))).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -334,7 +334,7 @@ async fn one(
 ) -> Result<Response, ApiError> {
     let devices = devices(&state)?;
     let camera = visible(devices, &caller, Action::View, &id).await?;
-    let tag = etag(&camera);
+    let tag = etag(camera.revision);
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
 
@@ -381,7 +381,7 @@ async fn replace(
         ],
     )
     .await?;
-    let tag = etag(&camera);
+    let tag = etag(camera.revision);
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
 

@@ -25,8 +25,6 @@
 //! other incidents answer 403). Refused commands answer 409 or 422 naming the rule or
 //! field, and write nothing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -52,8 +50,8 @@ use watchpost_devices::inventory::{CameraFilter, MAX_LIMIT};
 use watchpost_command::access::{Action, AuditAction};
 use watchpost_command::domain::Location;
 
-use crate::auth::Caller;
-use crate::cameras::{audit, if_match, json_body, narrow};
+use crate::auth::{Caller, now_ms};
+use crate::cameras::{audit, etag, if_match, json_body, narrow};
 use crate::error::ErrorBody;
 use crate::paths::OwnedScope;
 use crate::{ApiError, AppState};
@@ -78,12 +76,6 @@ fn store(state: &AppState) -> Result<&IncidentStore, ApiError> {
         .incidents
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable("the incident store is not open".into()))
-}
-
-fn now_ms() -> UnixMs {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Where an incident at `location` of `enterprise_id` belongs.
@@ -208,9 +200,7 @@ fn view(incident: Stored<Incident>, now: UnixMs) -> IncidentView {
 
 fn with_etag(status: StatusCode, revision: i64, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
-    if let Ok(tag) = HeaderValue::from_str(&format!("\"{revision}\"")) {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
+    response.headers_mut().insert(header::ETAG, etag(revision));
     response
 }
 

@@ -17,7 +17,6 @@
 //! q, limit, offset`.
 
 use std::future::Future;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -37,8 +36,8 @@ use watchpost_command::org::{
 
 use watchpost_command::access::{Action, AuditAction, Jurisdiction};
 
-use crate::auth::Caller;
-use crate::cameras::{audit, if_match, json_body};
+use crate::auth::{Caller, now_ms};
+use crate::cameras::{audit, etag, if_match, json_body};
 use crate::error::ErrorBody;
 use crate::paths::OwnedScope;
 use crate::{ApiError, AppState};
@@ -582,23 +581,15 @@ fn org(state: &AppState) -> Result<&Organisation, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("the organisation store is not open".into()))
 }
 
-fn now_ms() -> UnixMs {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn id<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
     R::parse_id(text).map_err(|e| ApiError::NotFound(format!("no {} {text:?}: {e}", R::NAME)))
 }
 
 fn with_etag<R: Resource>(status: StatusCode, record: R::Record) -> Response {
-    let tag = HeaderValue::from_str(&format!("\"{}\"", R::revision(&record)));
+    let tag = etag(R::revision(&record));
     let location = HeaderValue::from_str(&format!("/api/v1/{}/{}", R::PATH, R::id_of(&record)));
     let mut response = (status, Json(record)).into_response();
-    if let Ok(tag) = tag {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
+    response.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED
         && let Ok(location) = location
     {

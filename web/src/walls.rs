@@ -69,7 +69,7 @@ use watchpost_command::walls::{
 };
 
 use crate::auth::{Caller, access, now_ms};
-use crate::cameras::{audit, if_match, json_body};
+use crate::cameras::{audit, etag, if_match, json_body};
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
@@ -127,10 +127,6 @@ fn scene_id(id: &str) -> Result<SceneId, ApiError> {
 
 fn tour_id(id: &str) -> Result<TourId, ApiError> {
     TourId::parse(id).map_err(|e| ApiError::NotFound(format!("no tour {id:?}: {e}")))
-}
-
-fn etag(revision: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
