@@ -39,7 +39,7 @@ pub(crate) async fn admin_token(server: &Server) -> String {
 
 /// The password of the administrator `e2e-admin` that [`admin_token_of`] adds (the
 /// console test logs in with it through the login form).
-const ADMIN_PASSWORD: &str = "e2e-admin-password-1";
+pub(crate) const ADMIN_PASSWORD: &str = "e2e-admin-password-1";
 
 /// Adds the city administrator `e2e-admin` to `access` and logs it in; its session token.
 pub(crate) async fn admin_token_of(access: &watchpost_web::auth::Access) -> String {
@@ -96,12 +96,12 @@ impl Running {
     }
 }
 
-async fn start(name: &str) -> Running {
+pub(crate) async fn start(name: &str) -> Running {
     start_with(name, |_| {}).await
 }
 
 /// [`start`] with the configuration adjusted by `tune` (short timeouts for lifecycle tests).
-async fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> Running {
+pub(crate) async fn start_with(name: &str, tune: impl FnOnce(&mut Config)) -> Running {
     start_camera(name, test_camera("cam"), tune).await
 }
 
@@ -156,7 +156,7 @@ pub(crate) async fn start_camera(
 }
 
 /// A minimal HTTP/1.1 request; returns status, headers (lower-case names) and body.
-fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -167,7 +167,7 @@ fn http(
 }
 
 /// [`http`] with extra request headers.
-fn http_with(
+pub(crate) fn http_with(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -1189,7 +1189,7 @@ async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value
 
 /// Runs `script` from tests/browser/ (headless Debian Chromium via playwright-core) on
 /// `url`; returns its RESULT line, after asserting that the script succeeded.
-async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_json::Value {
+pub(crate) async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_json::Value {
     require(
         "chromium",
         Command::new("/usr/bin/chromium").arg("--version"),
