@@ -562,6 +562,8 @@ pub fn rule(operation_id: &str) -> Option<Rule> {
         "healthz" | "login" => Public,
         // Who am I, and logging out, need only a session.
         "me" | "logout" => Session(View),
+        // One's own console settings (the handlers read and write the caller's only).
+        "get_console_settings" | "put_console_settings" => Session(View),
         "openapi" | "list_config_cameras" => Session(View),
         // Cameras and streams.
         "list_cameras"

@@ -18,6 +18,7 @@ pub mod openapi;
 mod org;
 mod paths;
 mod serve;
+mod settings;
 mod signal;
 pub mod tls;
 pub mod views;
@@ -193,6 +194,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(openapi::openapi_json))
         .merge(auth::router())
+        .merge(settings::router())
         .routes(routes!(health::config_cameras))
         .merge(cameras::router())
         .merge(incidents::router())

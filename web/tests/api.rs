@@ -72,6 +72,8 @@ async fn with_admin(state: AppState) -> AppState {
 mod access;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/settings.rs"]
+mod settings;
 #[path = "api/tls.rs"]
 mod tls;
 #[path = "api/walls.rs"]

@@ -51,7 +51,9 @@
 //!
 //! Tables `access_users`, `access_sessions`, `access_audit` and `access_sequences` in the
 //! command database, created by the embedded migration
-//! `command/migrations/202611300301_access.sql` when [`AccessStore::open`] runs. See
+//! `command/migrations/202611300301_access.sql` when [`AccessStore::open`] runs, and
+//! `access_console_settings` (each user's private console settings,
+//! [`ConsoleSettings`]; `202611300302_console_settings.sql`, not audited). See
 //! [`AccessStore`] for transactions and locking.
 //!
 //! # Errors
@@ -60,6 +62,7 @@
 //! stable snake_case name and [`AccessError::http_status`] the suggested status.
 
 mod audit;
+mod console;
 mod model;
 mod password;
 mod ratelimit;
@@ -72,6 +75,10 @@ pub use audit::{
     AuditAction, AuditContext, AuditEntry, AuditFilter, AuditPage, MAX_DETAIL_BYTES, MAX_TARGET,
     NewAuditEntry, Outcome, StreamView, StreamViewFilter, StreamViewPage, StreamViewStart,
     redact_detail,
+};
+pub use console::{
+    CONSOLE_LANGUAGES, CONSOLE_LAYOUTS, ConsoleGrid, ConsoleSettings, MAX_CONSOLE_SLOTS,
+    MAX_FAVOURITES, StoredConsoleSettings,
 };
 pub use model::{
     Action, Actor, Jurisdiction, MAX_DISPLAY_NAME, MAX_PLACE, NewUser, Role, Scope, Session,
@@ -99,6 +106,8 @@ pub enum Entity {
     Session,
     /// An audit log entry (or a stream view, which is one).
     Audit,
+    /// A user's console settings (named by the user's id).
+    ConsoleSettings,
 }
 
 impl fmt::Display for Entity {
@@ -107,6 +116,7 @@ impl fmt::Display for Entity {
             Entity::User => "user",
             Entity::Session => "session",
             Entity::Audit => "audit entry",
+            Entity::ConsoleSettings => "console settings of user",
         })
     }
 }

@@ -32,11 +32,18 @@ pub const MAX_LIMIT: u32 = 1000;
 /// that this list and the folder's `YYYYMMDD03NN` files agree (`03`: this module; `01` is
 /// the organisation's, `02` the incidents'). Never edit an applied migration: sqlx stores
 /// its checksum and refuses to start when it changes.
-pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[(
-    202611300301,
-    "access",
-    include_str!("../../migrations/202611300301_access.sql"),
-)];
+pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[
+    (
+        202611300301,
+        "access",
+        include_str!("../../migrations/202611300301_access.sql"),
+    ),
+    (
+        202611300302,
+        "console settings",
+        include_str!("../../migrations/202611300302_console_settings.sql"),
+    ),
+];
 
 const SELECT_USER: &str = "SELECT id, username, display_name, role, jurisdiction_level, \
      district, street, enterprise_id, disabled, password_changed_at, created_at, updated_at, \
@@ -1099,7 +1106,7 @@ impl AccessStore {
 
     // ----- plumbing -------------------------------------------------------------------
 
-    fn db_err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> AccessError + use<> {
+    pub(super) fn db_err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> AccessError + use<> {
         let url = self.db.redacted_url().to_owned();
         let action = action.to_owned();
         move |source| AccessError::Database {
@@ -1176,15 +1183,15 @@ impl AccessStore {
     }
 }
 
-fn text(v: &str) -> Arg {
+pub(super) fn text(v: &str) -> Arg {
     Arg::Text(Some(v.to_owned()))
 }
 
-fn bad(field: &str, reason: impl Into<String>) -> FieldError {
+pub(super) fn bad(field: &str, reason: impl Into<String>) -> FieldError {
     FieldError::new(field, reason)
 }
 
-fn not_found(what: Entity, id: &str) -> AccessError {
+pub(super) fn not_found(what: Entity, id: &str) -> AccessError {
     AccessError::NotFound {
         what,
         id: id.to_owned(),

@@ -3,6 +3,7 @@
 //! organisation store and the sample ledger (`org`), opening the database (`storage`).
 
 mod access;
+mod console_settings;
 mod durability;
 mod incidents;
 mod org;

@@ -175,6 +175,9 @@ fn request(op: &str, side: usize, items: &Items, user: &User) -> (String, String
             &json!({"username": user.name, "password": PASSWORD}).to_string(),
         ),
         "me" => any("GET", "/api/v1/auth/me", ""),
+        // One's own console settings: no other user's can be named (web/tests/api/settings.rs).
+        "get_console_settings" => any("GET", "/api/v1/auth/me/console", ""),
+        "put_console_settings" => any("PUT", "/api/v1/auth/me/console", junk),
         // Logging out is tested at the end (it would end the session the matrix uses).
         "logout" => (String::new(), String::new(), String::new(), Target::Skip),
         "openapi" => any("GET", "/api/v1/openapi.json", ""),
