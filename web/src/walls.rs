@@ -45,7 +45,7 @@
 //! running a tour and, when the tour's clock says so, advances them (or stops a finished
 //! one-pass tour) as the actor `tour` ([`tour_tick`], one pass, for tests).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -63,9 +63,9 @@ use watchpost_command::access::{Action, AuditAction, NewAuditEntry, UserId};
 use watchpost_command::cameras::DEFAULT_RADIUS_M;
 use watchpost_command::domain::IncidentId;
 use watchpost_command::walls::{
-    Monitor, MonitorCommand, MonitorId, Scene, SceneId, SceneInput, Source, TileStream, Tour,
-    TourClock, TourId, TourInput, TourStep, UnixMs, View, Wall, WallError, WallEvent, WallId,
-    WallInput, WallScope, WallStore,
+    CameraId, Monitor, MonitorCommand, MonitorId, Scene, SceneId, SceneInput, Source, TileContent,
+    TileStream, Tour, TourClock, TourId, TourInput, TourStep, UnixMs, View, Wall, WallError,
+    WallEvent, WallId, WallInput, WallScope, WallStore,
 };
 
 use crate::auth::{Caller, access, now_ms};
@@ -372,6 +372,7 @@ struct MonitorView {
 
 /// The running tour's step now and the next scene's streams, when `monitor` runs one.
 async fn tour_outlook(
+    state: &AppState,
     walls: &WallStore,
     monitor: &Monitor,
     now: UnixMs,
@@ -390,7 +391,8 @@ async fn tour_outlook(
         match walls.scene(scene_id).await {
             Ok(scene) => {
                 if let Ok(view) = View::new(scene.layout, scene.tiles, Source::Manual) {
-                    next = view.streams();
+                    let with_sub = sub_streams(state, view.tiles()).await?;
+                    next = view.streams(|c| with_sub.contains(c));
                 }
             }
             Err(WallError::NotFound { .. }) => {}
@@ -400,11 +402,50 @@ async fn tour_outlook(
     Ok((Some(step), next))
 }
 
-async fn monitor_view(walls: &WallStore, monitor: Monitor) -> Result<MonitorView, ApiError> {
+/// The cameras on `tiles` that have a sub stream, by the device inventory (see
+/// [`Profile::resolve`](watchpost_command::walls::Profile::resolve): a camera without one
+/// plays its main stream on every tile). A camera the inventory does not know (deleted
+/// since) counts as having one: its tile stays as the profile says and shows the camera's
+/// absence rather than another stream. Without the devices service every camera does.
+async fn sub_streams(
+    state: &AppState,
+    tiles: &[TileContent],
+) -> Result<HashSet<CameraId>, ApiError> {
+    let mut with_sub = HashSet::new();
+    for id in tiles.iter().filter_map(TileContent::camera_id) {
+        if with_sub.contains(id) {
+            continue;
+        }
+        let has = match state.devices.as_ref() {
+            None => true,
+            Some(devices) => match watchpost_devices::inventory::CameraId::parse(id.as_str()) {
+                Ok(inventory_id) => match devices.get(&inventory_id).await {
+                    Ok(camera) => camera.onvif_url.is_some() || camera.sub_url.is_some(),
+                    Err(watchpost_devices::DevicesError::Inventory(
+                        watchpost_devices::inventory::InventoryError::NotFound { .. },
+                    )) => true,
+                    Err(e) => return Err(e.into()),
+                },
+                Err(_) => true,
+            },
+        };
+        if has {
+            with_sub.insert(id.clone());
+        }
+    }
+    Ok(with_sub)
+}
+
+async fn monitor_view(
+    state: &AppState,
+    walls: &WallStore,
+    monitor: Monitor,
+) -> Result<MonitorView, ApiError> {
     let now = now_ms();
-    let (tour, next_streams) = tour_outlook(walls, &monitor, now).await?;
+    let (tour, next_streams) = tour_outlook(state, walls, &monitor, now).await?;
+    let with_sub = sub_streams(state, monitor.state.tiles()).await?;
     Ok(MonitorView {
-        streams: monitor.streams(),
+        streams: monitor.streams(|c| with_sub.contains(c)),
         monitor,
         tour,
         next_streams,
@@ -429,7 +470,7 @@ async fn get_monitor(
     let (wall, monitor) = (wall_id(&wall)?, monitor_id(&monitor)?);
     let monitor = viewable_monitor(&state, &caller, &wall, &monitor).await?;
     let revision = monitor.revision;
-    let view = monitor_view(store(&state)?, monitor).await?;
+    let view = monitor_view(&state, store(&state)?, monitor).await?;
     Ok(with_etag(revision, Json(view)))
 }
 
@@ -798,10 +839,15 @@ async fn monitor_stream_token(
     let found = viewable_monitor(&state, &caller, &wall, &monitor).await?;
     let body: TileTokenBody = json_body(&headers, &body)?;
     let walls = store(&state)?;
-    let shown = found.streams().iter().any(|s| s.path == body.path) || {
-        let (_, next) = tour_outlook(walls, &found, now_ms()).await?;
-        next.iter().any(|s| s.path == body.path)
-    };
+    let with_sub = sub_streams(&state, found.state.tiles()).await?;
+    let shown = found
+        .streams(|c| with_sub.contains(c))
+        .iter()
+        .any(|s| s.path == body.path)
+        || {
+            let (_, next) = tour_outlook(&state, walls, &found, now_ms()).await?;
+            next.iter().any(|s| s.path == body.path)
+        };
     if !shown {
         return Err(ApiError::Forbidden(format!(
             "{} is not shown on monitor {}",

@@ -430,8 +430,8 @@ impl Monitor {
     }
 
     /// The hub paths the monitor plays, tile by tile (see [`MonitorState::streams`]).
-    pub fn streams(&self) -> Vec<TileStream> {
-        self.state.streams()
+    pub fn streams(&self, has_sub: impl Fn(&CameraId) -> bool) -> Vec<TileStream> {
+        self.state.streams(has_sub)
     }
 }
 

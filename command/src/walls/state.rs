@@ -58,9 +58,13 @@ impl fmt::Display for StreamProfile {
 }
 
 impl Profile {
-    /// The stream this profile plays in tile `index` of `layout`.
-    pub fn resolve(self, layout: &Layout, index: usize) -> StreamProfile {
+    /// The stream this profile plays in tile `index` of `layout`, for a camera that has a
+    /// sub stream (`has_sub`) or not. A camera without one plays its main stream whatever
+    /// the profile says: the sub stream is a bandwidth saving, never a reason for a black
+    /// tile (an inventory camera without `sub_url` has no `cam/<id>/sub` path).
+    pub fn resolve(self, layout: &Layout, index: usize, has_sub: bool) -> StreamProfile {
         match self {
+            _ if !has_sub => StreamProfile::Main,
             Profile::Main => StreamProfile::Main,
             Profile::Sub => StreamProfile::Sub,
             Profile::Auto if layout.is_large(index) => StreamProfile::Main,
@@ -223,15 +227,17 @@ impl View {
         &self.source
     }
 
-    /// The streams to play, tile by tile (empty tiles left out), with `auto` resolved.
-    pub fn streams(&self) -> Vec<TileStream> {
+    /// The streams to play, tile by tile (empty tiles left out), with the profiles resolved
+    /// ([`Profile::resolve`]); `has_sub` says whether a camera has a sub stream (the
+    /// device inventory knows; this crate does not).
+    pub fn streams(&self, has_sub: impl Fn(&CameraId) -> bool) -> Vec<TileStream> {
         self.tiles
             .iter()
             .enumerate()
             .filter_map(|(i, content)| match content {
                 TileContent::Empty => None,
                 TileContent::Camera { camera_id, profile } => {
-                    let profile = profile.resolve(&self.layout, i);
+                    let profile = profile.resolve(&self.layout, i, has_sub(camera_id));
                     Some(TileStream {
                         tile: u32::try_from(i).unwrap_or(u32::MAX),
                         camera_id: camera_id.clone(),
@@ -303,8 +309,8 @@ impl MonitorState {
     }
 
     /// The streams to play, tile by tile (see [`View::streams`]).
-    pub fn streams(&self) -> Vec<TileStream> {
-        self.view.streams()
+    pub fn streams(&self, has_sub: impl Fn(&CameraId) -> bool) -> Vec<TileStream> {
+        self.view.streams(has_sub)
     }
 }
 
@@ -721,7 +727,11 @@ mod tests {
         let s = MonitorState::initial();
         let s = run(&s, show(0, "gas-01")).unwrap();
         assert_eq!(s.tiles(), [TileContent::camera(cam("gas-01"))]);
-        assert_eq!(s.streams()[0].path, "cam/gas-01/main", "one tile: main");
+        assert_eq!(
+            s.streams(|_| true)[0].path,
+            "cam/gas-01/main",
+            "one tile: main"
+        );
         let err = run(&s, show(1, "Gas 01")).unwrap_err();
         let fields: Vec<&str> = err
             .field_errors()
@@ -741,7 +751,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.tiles().len(), 4);
         assert_eq!(s.tiles()[0].camera_id(), Some(&cam("gas-01")));
-        assert_eq!(s.streams()[0].path, "cam/gas-01/sub");
+        assert_eq!(s.streams(|_| true)[0].path, "cam/gas-01/sub");
         let s = run(&s, show(3, "oil-02")).unwrap();
         let s = run(
             &s,
@@ -752,10 +762,21 @@ mod tests {
             },
         )
         .unwrap();
-        let paths: Vec<String> = s.streams().into_iter().map(|t| t.path).collect();
+        let paths: Vec<String> = s.streams(|_| true).into_iter().map(|t| t.path).collect();
         assert_eq!(
             paths,
             ["cam/gas-01/sub", "cam/pond-03/main", "cam/oil-02/sub"]
+        );
+        // A camera without a sub stream plays its main stream on a small tile.
+        let no_sub = cam("oil-02");
+        let paths: Vec<String> = s
+            .streams(|c| *c != no_sub)
+            .into_iter()
+            .map(|t| t.path)
+            .collect();
+        assert_eq!(
+            paths,
+            ["cam/gas-01/sub", "cam/pond-03/main", "cam/oil-02/main"]
         );
         // 4 → 1: tiles 1..3 are dropped.
         let one = run(
@@ -957,7 +978,7 @@ mod tests {
                 if let Some(previous) = &state.previous {
                     prop_assert_eq!(previous.tiles().len(), previous.layout().len());
                 }
-                prop_assert!(state.streams().len() <= state.layout().len());
+                prop_assert!(state.streams(|_| true).len() <= state.layout().len());
             }
             let json = serde_json::to_string(&state).unwrap();
             prop_assert_eq!(serde_json::from_str::<MonitorState>(&json).unwrap(), state);

@@ -108,9 +108,12 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
         ("yard-a", None, "Chaoyang", "Jiuxianqiao", 116.4935),
         ("cam-b", None, "Fengtai", "Lugouqiao", 116.2135),
     ] {
+        // The gate has a sub stream; the others do not.
+        let sub = (id == "gate-a").then_some("rtsp://127.0.0.1:9/sub");
         let body = json!({"id": id, "name": id, "category": "gas_station", "enabled": false,
             "enterprise_id": enterprise, "division": {"district": district, "street": street},
-            "position": {"lon": lon, "lat": 39.9700}, "main_url": "rtsp://127.0.0.1:9/main"});
+            "position": {"lon": lon, "lat": 39.9700}, "main_url": "rtsp://127.0.0.1:9/main",
+            "sub_url": sub});
         let (status, answer) = post(&state, "/api/v1/cameras", body).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
@@ -188,6 +191,17 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
         .filter_map(|t| t["camera_id"].as_str())
         .collect();
     assert_eq!(cameras, ["gate-a", "yard-a"], "{pushed}");
+    // Small tiles play the sub stream, except the yard's: it has none, so its main one.
+    let (status, _, body) = get(&state, "/api/v1/walls/hall-a/monitors/1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view = parse(&body);
+    let paths: Vec<&str> = view["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["cam/gate-a/sub", "cam/yard-a/main"], "{body}");
     assert_eq!(pushed["state"]["source"]["kind"], "incident");
     assert_eq!(
         pushed["state"]["source"]["incident_id"],
