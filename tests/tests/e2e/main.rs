@@ -4,6 +4,10 @@
 //! independent WebRTC stacks (`whep`; GStreamer's webrtcbin, H.265 included: `whep_gst`),
 //! and the benchmarks' WHEP load client against the server (`load`).
 
+mod console_map;
+mod console_settings;
+mod console_tiles;
+mod console_walls;
 mod demo;
 mod devices;
 mod hub;

@@ -86,3 +86,20 @@ export function cameraOrder(cameras: Camera[], enterprises: Map<string, string>)
     d.streets.flatMap((s) => s.sites.flatMap((site) => site.cameras)),
   );
 }
+
+/**
+ * The favourite cameras (`favourites`, ids in the operator's order) that the session can
+ * see and that match `q` (as [`buildTree`] filters). A favourite the user no longer sees
+ * (outside the jurisdiction now, or deleted) is simply not listed.
+ */
+export function favouriteCameras(
+  cameras: Camera[],
+  favourites: string[],
+  enterprises: Map<string, string>,
+  q: string,
+): Camera[] {
+  const byId = new Map(cameras.map((c) => [c.id, c]));
+  return favourites
+    .map((id) => byId.get(id))
+    .filter((c): c is Camera => c !== undefined && matches(c, enterprises, q));
+}

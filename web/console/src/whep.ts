@@ -216,13 +216,3 @@ export async function whepPlay(
   pc.onconnectionstatechange = () => onState(pc.connectionState);
   return player;
 }
-
-/** Frames the video receiver of `pc` decoded so far (0 before any). */
-export async function framesDecoded(pc: RTCPeerConnection): Promise<number> {
-  let frames = 0;
-  const stats = await pc.getStats();
-  stats.forEach((s: { type: string; kind?: string; framesDecoded?: number }) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded ?? 0;
-  });
-  return frames;
-}
