@@ -65,6 +65,9 @@ async function view(page) {
     starred: document.querySelector(`button[data-star="${cam}"]`)?.getAttribute('aria-pressed') ?? null,
     favourites: [...document.querySelectorAll('button[data-favourite]')].map(b => b.dataset.favourite),
     settings: window.consoleSettings,
+    latency: document.querySelector('[data-test=latency-toggle]')?.getAttribute('data-mode') ?? null,
+    stats: document.querySelector('[data-test=stats-toggle]')?.getAttribute('aria-pressed') ?? null,
+    lang: document.documentElement.lang,
   }), camera);
 }
 
@@ -78,6 +81,10 @@ try {
   await a.click('button[data-layout="9"]');
   await a.click(`button[data-camera="${camera}"]`);
   await a.click('.tile[data-index="2"]');
+  // The preferences: low latency, the stats overlay, English.
+  await a.click('[data-test=latency-toggle]');
+  await a.click('[data-test=stats-toggle]');
+  await a.selectOption('select[data-test=lang]', 'en');
   const started = Date.now();
   await settled(a);
   const firstView = { ...(await view(a)), fresh, cache_before_login: first.cacheBefore, save_ms: Date.now() - started };
@@ -85,8 +92,9 @@ try {
   // The second browser: nothing shared with the first but the server.
   const second = await loggedIn();
   const b = second.page;
-  await until('the restored grid', () => b.evaluate(() =>
-    document.querySelector('.grid')?.getAttribute('data-layout') === '9'));
+  await until('the restored grid and preferences', () => b.evaluate(() =>
+    document.querySelector('.grid')?.getAttribute('data-layout') === '9' &&
+    document.documentElement.lang === 'en'));
   const secondView = { ...(await view(b)), cache_before_login: second.cacheBefore };
 
   // The duty panel of the second console.

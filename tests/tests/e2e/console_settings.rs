@@ -1,7 +1,8 @@
 //! The operator's console settings kept on the server (`/api/v1/auth/me/console`) and the
 //! duty panel (`web/console/src/DutyPanel.vue`) in headless Chromium
-//! (`tests/browser/console_settings.mjs`): a favourite, layout 9 and a camera on the third
-//! tile chosen in one browser come back in a second browser context of the same user; a
+//! (`tests/browser/console_settings.mjs`): a favourite, layout 9, a camera on the third
+//! tile and the preferences (low latency, stats overlay, English) chosen in one browser come
+//! back in a second browser context of the same user; a
 //! stale console's save is refused (412) and it reloads; the duty panel lists the unit and
 //! centre made here and the incidents opened before and while it runs. Screenshot:
 //! `<target>/test-artifacts/console-settings.png`.
@@ -125,6 +126,12 @@ async fn console_settings_follow_the_operator_and_the_duty_panel_shows_the_juris
             .all(|t| t["camera"].is_null()),
         "{result}"
     );
+    // The preferences set in the first (low latency, stats overlay, English) followed too.
+    assert_eq!(first["latency"], "low", "{result}");
+    assert_eq!(first["lang"], "en", "{result}");
+    assert_eq!(second["latency"], "low", "{result}");
+    assert_eq!(second["stats"], "true", "{result}");
+    assert_eq!(second["lang"], "en", "{result}");
     assert_eq!(second["starred"], "true", "{result}");
     assert_eq!(second["favourites"], json!([CAMERA]), "{result}");
     assert_eq!(

@@ -11,8 +11,8 @@
 // While the server is unreachable, changes are kept in the local copy and saved when it
 // answers again; a console that never reached the server saves without a precondition.
 //
-// `low_latency`, `stats_overlay` and `language` are part of the document and kept, but the
-// tile toolbar and the language switch still use their own localStorage keys.
+// `low_latency`, `stats_overlay` and `language` are bound to the tile toolbar's switches
+// and the language switch by preferences.ts.
 import { ref } from 'vue';
 import { api, Unauthorized } from './api';
 
