@@ -52,6 +52,11 @@ try {
   await page.click('form[data-test=login] button[type=submit]');
   const cameraButton = `button[data-camera="${camera}"]`;
   await page.waitForSelector(cameraButton, { timeout: timeoutMs });
+  // The tree row's category icon, and its accessible name in the current language.
+  const categoryIcon = await page.evaluate(sel => {
+    const icon = document.querySelector(`${sel} svg.category-icon`);
+    return icon ? { category: icon.dataset.category, label: icon.getAttribute('aria-label') } : null;
+  }, cameraButton);
 
   const steps = {};
   const started = Date.now();
@@ -125,7 +130,7 @@ try {
   await page.screenshot({ path: screenshot.replace(/\.png$/, '-keys.png') });
 
   console.log('RESULT ' + JSON.stringify({
-    lang_default: langDefault, login_title: loginTitle, steps,
+    lang_default: langDefault, login_title: loginTitle, category_icon: categoryIcon, steps,
     state_zh: stateZh, state_en: stateEn, lang_kept: kept, keys, palette, csp_errors: cspErrors,
   }));
   code = 0;

@@ -765,6 +765,12 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     eprintln!("console: {result}");
     assert_eq!(result["lang_default"], "zh-CN", "{result}");
     assert_eq!(result["csp_errors"], serde_json::json!([]), "{result}");
+    // The camera tree shows the site category's icon, named in Chinese.
+    assert_eq!(
+        result["category_icon"],
+        serde_json::json!({"category": "gas_station", "label": "加油站"}),
+        "{result}"
+    );
     let steps = &result["steps"];
     assert_eq!(steps["1"]["path"], "cam/gate/main", "{result}");
     assert_eq!(steps["4"]["path"], "cam/gate/sub", "{result}");
