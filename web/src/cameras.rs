@@ -3,7 +3,10 @@
 //! - `GET /api/v1/cameras?district=&street=&category=&enterprise_id=&tag=&enabled=&q=&limit=&offset=`
 //!   → `{items, total, limit, offset}`; each item is the camera with its `health`
 //!   (online/offline/unknown, since when, last error) and its hub `paths`.
-//! - `POST /api/v1/cameras` → `201 Created`, `Location`, `ETag: "<revision>"`.
+//! - `POST /api/v1/cameras` → `201 Created`, `Location`, `ETag: "<revision>"`. Every
+//!   camera has a `number` (1 to 99999, unique) operators type on the wall; absent on
+//!   create it is assigned, absent on replace it is kept; another camera's number is
+//!   `409` with `fields: [{"field": "number", ...}]`.
 //! - `GET /api/v1/cameras/{id}` → the camera, `ETag`.
 //! - `PUT /api/v1/cameras/{id}` (full replacement; `If-Match: "<revision>"` optional, a
 //!   stale one is `412`) → the camera.
@@ -283,7 +286,7 @@ async fn list(
     responses(
         (status = 201, description = "Added; `Location` and `ETag` set", body = CameraView),
         (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody),
-        (status = 409, description = "The id is taken", body = ErrorBody),
+        (status = 409, description = "The id is taken, or the `number` (named in `fields`)", body = ErrorBody),
         (status = 415, description = "Body not declared JSON", body = ErrorBody),
         (status = 422, description = "Invalid values; each field named", body = ErrorBody),
     ))]
@@ -338,7 +341,7 @@ async fn one(
     Ok(([(header::ETAG, tag)], Json(view(devices, camera))).into_response())
 }
 
-/// Replace a camera (credentials kept unless given or `null`).
+/// Replace a camera (credentials kept unless given or `null`; the number kept unless given).
 #[utoipa::path(put, path = "/cameras/{id}", operation_id = "replace_camera", tag = "cameras",
     params(("id" = String, Path, description = "Camera id"),
         ("if-match" = Option<String>, Header, description = "The revision replaced, `\"<n>\"`")),
@@ -346,6 +349,7 @@ async fn one(
     responses(
         (status = 200, description = "Replaced; `ETag` is the new revision", body = CameraView),
         (status = 404, description = "No such camera", body = ErrorBody),
+        (status = 409, description = "Another camera has the `number` (named in `fields`)", body = ErrorBody),
         (status = 412, description = "`If-Match` names another revision", body = ErrorBody),
         (status = 415, description = "Body not declared JSON", body = ErrorBody),
         (status = 422, description = "Invalid values; each field named", body = ErrorBody),

@@ -49,6 +49,15 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 409 `conflict` naming the fields whose values clash with stored data (a camera
+    /// number another camera has), each with why, like [`ApiError::Invalid`] does.
+    #[error("conflict: {message}")]
+    FieldConflict {
+        /// A summary.
+        message: String,
+        /// Each clashing field and why.
+        fields: Vec<FieldProblem>,
+    },
     /// 409: a command-centre rule refuses the request (a closed incident, open tasks, an
     /// illegal task transition); `code` names the rule (`closed`, `open_tasks`, ...).
     #[error("refused: {message}")]
@@ -112,7 +121,8 @@ pub(crate) struct ErrorBody {
     error: &'static str,
     /// What went wrong, for people; never internals or credentials.
     message: String,
-    /// With `invalid` (422): each wrong field and why.
+    /// With `invalid` (422), and with `conflict` (409) when stored data clashes with
+    /// named fields (a camera number in use): each wrong field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<Vec<FieldProblem>>,
 }
@@ -146,6 +156,9 @@ impl IntoResponse for ApiError {
                 m.as_str(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.as_str()),
+            ApiError::FieldConflict { message, .. } => {
+                (StatusCode::CONFLICT, "conflict", message.as_str())
+            }
             ApiError::Refused { code, message } => (StatusCode::CONFLICT, *code, message.as_str()),
             ApiError::Invalid { message, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -193,7 +206,9 @@ impl IntoResponse for ApiError {
                 error: code,
                 message: message.to_owned(),
                 fields: match &self {
-                    ApiError::Invalid { fields, .. } => Some(fields.clone()),
+                    ApiError::Invalid { fields, .. } | ApiError::FieldConflict { fields, .. } => {
+                        Some(fields.clone())
+                    }
                     _ => None,
                 },
             }),
@@ -258,6 +273,13 @@ impl From<watchpost_devices::inventory::InventoryError> for ApiError {
             },
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::Conflict { .. } => ApiError::Conflict(err.to_string()),
+            E::NumberTaken { .. } => ApiError::FieldConflict {
+                message: err.to_string(),
+                fields: vec![FieldProblem {
+                    field: "number".to_owned(),
+                    reason: err.to_string(),
+                }],
+            },
             E::PreconditionFailed { .. } => ApiError::PreconditionFailed(err.to_string()),
             E::JsonSyntax { .. } => ApiError::BadRequest(err.to_string()),
             E::Database { .. } => ApiError::Unavailable(err.to_string()),

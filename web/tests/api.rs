@@ -493,6 +493,156 @@ async fn csv_import_lands_good_rows_and_names_line_and_field_of_bad_ones() {
     state.hub.shutdown().await;
 }
 
+#[tokio::test]
+async fn camera_numbers_are_shown_assigned_kept_and_never_shared() {
+    let state = state_with_devices("cameras-numbers").await;
+    let json = "application/json";
+    let camera = |id: &str, number: Option<u32>| {
+        let mut v = serde_json::json!({
+            "id": id,
+            "name": format!("Camera {id}"),
+            "category": "gas_station",
+            "division": {"district": "Chaoyang"},
+            "main_url": "rtsp://127.0.0.1:9/main",
+            "enabled": false,
+        });
+        if let Some(n) = number {
+            v["number"] = n.into();
+        }
+        v.to_string()
+    };
+    // Assigned when absent, as given otherwise; in every answer.
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        json,
+        &camera("a", None),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["number"], 1);
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        json,
+        &camera("b", Some(42)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["number"], 42);
+    let (_, _, list) = get(&state, "/api/v1/cameras").await;
+    let v: Value = serde_json::from_str(&list).unwrap();
+    let numbers: Vec<&Value> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["number"])
+        .collect();
+    assert_eq!(numbers, [&Value::from(1), &Value::from(42)], "{list}");
+
+    // Another camera's number: 409 naming the field, on create and on replace.
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        json,
+        &camera("c", Some(42)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"], "conflict", "{body}");
+    assert_eq!(v["fields"][0]["field"], "number", "{body}");
+    assert!(
+        v["message"].as_str().unwrap().contains("camera b"),
+        "{body}"
+    );
+    let (status, _, _) = get(&state, "/api/v1/cameras/c").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = send(
+        &state,
+        "PUT",
+        "/api/v1/cameras/a",
+        json,
+        &camera("a", Some(42)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["fields"][0]["field"],
+        "number"
+    );
+    // Out of range: 422 on the field.
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        json,
+        &camera("c", Some(100_000)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["fields"][0]["field"],
+        "number"
+    );
+
+    // Replace without a number keeps it; with a free one moves it.
+    let (status, _, body) = send(
+        &state,
+        "PUT",
+        "/api/v1/cameras/b",
+        json,
+        &camera("b", None),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["number"], 42);
+    let (status, _, body) = send(
+        &state,
+        "PUT",
+        "/api/v1/cameras/a",
+        json,
+        &camera("a", Some(7)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body) = get(&state, "/api/v1/cameras/a").await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["number"], 7);
+
+    // CSV import: with a number column, and a taken number named on its line.
+    let csv = "id,number,name,category,district,main_url,enabled\n\
+               d,9,Nine,gas_station,Chaoyang,rtsp://127.0.0.1:9/d,false\n\
+               e,42,Taken,gas_station,Chaoyang,rtsp://127.0.0.1:9/e,false\n\
+               f,,Assigned,gas_station,Chaoyang,rtsp://127.0.0.1:9/f,false\n";
+    let (status, _, body) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras/import",
+        "text/csv",
+        csv,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["created"], serde_json::json!(["d", "f"]), "{body}");
+    assert_eq!(report["errors"][0]["line"], 3, "{body}");
+    assert_eq!(report["errors"][0]["field"], "number", "{body}");
+    let (_, _, body) = get(&state, "/api/v1/cameras/f").await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["number"], 43);
+    state.hub.shutdown().await;
+}
+
 /// The command API's state over a test database (an SQLite file or a fresh PostgreSQL
 /// schema): incidents with their event feed, the organisation, and with `devices` the
 /// camera inventory.

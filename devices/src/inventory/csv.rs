@@ -10,9 +10,11 @@
 //! open at the end) and goes on, so one broken record does not hide the others.
 
 /// The columns an inventory CSV file may have (a file uses any of them, in any order). `tags`
-/// holds `;`-separated tags; `username`/`password` set credentials.
-pub const CSV_COLUMNS: [&str; 19] = [
+/// holds `;`-separated tags; `username`/`password` set credentials; `number` is the camera
+/// number (optional: files written before it existed import unchanged).
+pub const CSV_COLUMNS: [&str; 20] = [
     "id",
+    "number",
     "name",
     "category",
     "enterprise_id",

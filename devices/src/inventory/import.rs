@@ -12,7 +12,8 @@ use watchpost_config::{Secret, SecretUrl};
 use super::InventoryError;
 use super::csv::{CSV_COLUMNS, parse_records};
 use super::model::{
-    CameraId, CameraInput, Credentials, CredentialsChange, FieldError, Position, quote, scrub,
+    CameraId, CameraInput, Credentials, CredentialsChange, FieldError, MAX_CAMERA_NUMBER, Position,
+    quote, scrub,
 };
 
 /// Where an [`ImportRow`] came from; decides how its errors name fields.
@@ -98,6 +99,11 @@ pub(crate) fn row_errors(
                 reason: e.reason,
             })
             .collect(),
+        InventoryError::NumberTaken { .. } => vec![RowError {
+            line,
+            field: Some("number".to_owned()),
+            reason: err.to_string(),
+        }],
         InventoryError::Conflict { id } => vec![RowError {
             line,
             field: Some("id".to_owned()),
@@ -124,7 +130,8 @@ pub(crate) fn row_errors(
 /// the whole file — every row would be read wrongly —: the errors are at line 1, naming
 /// the column, and no row is returned. Each data record must have as many fields as the
 /// header. Values are trimmed (except `password`); empty means absent. `lon` and `lat`
-/// are decimal degrees and go together; `tags` are `;`-separated; `enabled` is
+/// are decimal degrees and go together; `number` is a whole number from 1 to 99999 (empty:
+/// assigned on create, kept on upsert); `tags` are `;`-separated; `enabled` is
 /// `true`/`false` (also `1`/`0`, `yes`/`no`), default true; a non-empty `username` sets
 /// the credentials, both empty keep them.
 ///
@@ -250,6 +257,22 @@ fn csv_row(values: &[Option<&str>; CSV_COLUMNS.len()]) -> Result<CameraInput, Ve
     let url = |name: &str| optional(name).map(SecretUrl::new);
     let mut errors = Vec::new();
 
+    let number = match text("number") {
+        "" => None,
+        value => match value.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "number",
+                    format!(
+                        "expected a camera number from 1 to {MAX_CAMERA_NUMBER}, got {}",
+                        quote(value)
+                    ),
+                ));
+                None
+            }
+        },
+    };
     let mut coordinate = |name: &str, what: &str| -> Option<f64> {
         let value = text(name);
         if value.is_empty() {
@@ -323,6 +346,7 @@ fn csv_row(values: &[Option<&str>; CSV_COLUMNS.len()]) -> Result<CameraInput, Ve
 
     let input = CameraInput {
         id: optional("id"),
+        number,
         name: text("name").to_owned(),
         category: text("category").to_owned(),
         enterprise_id: optional("enterprise_id"),

@@ -16,6 +16,9 @@
 //!   [`Camera`] (which only says `credentials_set`), never in an error, a report or a log
 //!   line; only [`Inventory::credentials`] gives them back, decrypted, to the code that
 //!   dials the camera;
+//! - the *number* ([`Camera::number`]) is what operators type on a CCTV keyboard to put
+//!   a camera on a wall tile: 1 to [`MAX_CAMERA_NUMBER`], unique across the inventory and
+//!   fixed — adding or removing other cameras never changes it (see *Camera numbers*);
 //! - the *revision* counts a camera's writes (1 after create, +1 per update) and is the
 //!   optimistic-concurrency token of [`Inventory::update`].
 //!
@@ -32,6 +35,24 @@
 //! CSV imports have `username` and `password` columns: a non-empty `username` sets the
 //! credentials, both empty keep them (create: none), a password without a user name is a
 //! row error. A CSV file cannot clear credentials; the API can.
+//!
+//! # Camera numbers
+//!
+//! A create without `number` gets one above the highest number in use (1 for the first
+//! camera), or, once 99999 is in use, the lowest free number; when all of 1 to 99999 are
+//! taken the create is [`InventoryError::Invalid`] on `number`. Numbers of deleted
+//! cameras are thus not reused while higher ones exist, and gaps an administrator leaves
+//! on purpose (number blocks per district) are not filled behind their back. The number
+//! is assigned inside the insert's transaction, serialised with every other numbering
+//! write (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock,
+//! [`NUMBER_LOCK`]), and the unique index `cameras_number` backs it up: concurrent
+//! creates always get distinct numbers.
+//!
+//! An update is a PUT, but like the credentials the number follows the convention
+//! "absent keeps": `number` absent or `null` keeps the camera's number, a value sets it.
+//! A number held by another camera — on create, update or import — is
+//! [`InventoryError::NumberTaken`] (the same 409 family as a duplicate id), naming the
+//! holder. CSV files have an optional `number` column; files without it import as before.
 //!
 //! # Storage and migrations
 //!
@@ -76,15 +97,15 @@ pub use import::{
 };
 pub use model::{
     CAMERA_ID_RULE, Camera, CameraId, CameraInput, Credentials, CredentialsChange, Division,
-    FieldError, Position, SiteCategory, TransportName, ValidCamera,
+    FieldError, MAX_CAMERA_NUMBER, Position, SiteCategory, TransportName, ValidCamera,
 };
-pub use store::{CameraFilter, CameraPage, DEFAULT_LIMIT, Inventory, MAX_LIMIT};
+pub use store::{CameraFilter, CameraPage, DEFAULT_LIMIT, Inventory, MAX_LIMIT, NUMBER_LOCK};
 pub use watchpost_config::RtspTransport;
 
 /// Why an inventory operation failed. Every variant names the camera or the database.
 ///
 /// Suggested HTTP mapping: [`Invalid`](Self::Invalid) 422, [`NotFound`](Self::NotFound)
-/// 404, [`Conflict`](Self::Conflict) 409, [`PreconditionFailed`](Self::PreconditionFailed)
+/// 404, [`Conflict`](Self::Conflict) and [`NumberTaken`](Self::NumberTaken) 409, [`PreconditionFailed`](Self::PreconditionFailed)
 /// 412, [`JsonSyntax`](Self::JsonSyntax) 400, [`Database`](Self::Database) 503, the rest 500.
 /// No variant ever contains a password.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +127,15 @@ pub enum InventoryError {
     Conflict {
         /// The id given.
         id: CameraId,
+    },
+    /// The camera number asked for belongs to another camera (field `number`).
+    #[error("{}", number_taken(*.number, .holder.as_ref()))]
+    NumberTaken {
+        /// The number asked for.
+        number: u32,
+        /// The camera holding it; `None` when a concurrent write outside the inventory's
+        /// own locking took it (the unique index refused the write).
+        holder: Option<CameraId>,
     },
     /// The camera's revision is not the one the caller based its update on.
     #[error("camera {id} is at revision {actual}, not the expected {expected}")]
@@ -174,6 +204,13 @@ pub enum InventoryError {
         /// What is wrong.
         reason: String,
     },
+}
+
+fn number_taken(number: u32, holder: Option<&CameraId>) -> String {
+    match holder {
+        Some(holder) => format!("camera number {number} is already used by camera {holder}"),
+        None => format!("camera number {number} is already used by another camera"),
+    }
 }
 
 fn join_field_errors(errors: &[FieldError]) -> String {

@@ -27,6 +27,8 @@ const MAX_URL: usize = 2048;
 const MAX_PASSWORD: usize = 256;
 /// How much of a rejected value a reason quotes.
 const QUOTE_MAX: usize = 40;
+/// Highest camera number ([`Camera::number`]); numbers run from 1 to this.
+pub const MAX_CAMERA_NUMBER: u32 = 99_999;
 
 /// A camera's stable identifier: 1 to 64 characters, lowercase ASCII letters, digits, `-`
 /// and `_`, starting with a letter or digit ([`CAMERA_ID_RULE`]).
@@ -272,7 +274,8 @@ impl CredentialsChange {
 /// category and transport are text here and typed in [`ValidCamera`].
 ///
 /// Required: `name`, `category`, `division.district`, and `onvif_url` or `main_url`.
-/// Defaults: `transport` `"tcp"`, `enabled` `true`, no tags, credentials kept.
+/// Defaults: `transport` `"tcp"`, `enabled` `true`, no tags, credentials kept, `number`
+/// assigned on create and kept on update.
 /// `Debug` redacts the password and any password in the URLs.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -280,6 +283,11 @@ pub struct CameraInput {
     /// The id; generated on create when absent. On update, absent or equal to the id
     /// being updated.
     pub id: Option<String>,
+    /// The camera number operators type on the wall (1 to 99999, unique across the
+    /// inventory; see [`Camera::number`]). Absent (or `null`) on create: the inventory
+    /// assigns one. Absent (or `null`) on update: the camera keeps its number.
+    #[schema(minimum = 1, maximum = 99999)]
+    pub number: Option<i64>,
     /// Name shown on the wall (1 to 200 characters).
     pub name: String,
     /// Site category, one of [`SiteCategory`]'s names.
@@ -322,6 +330,8 @@ pub struct CameraInput {
 pub struct ValidCamera {
     /// The id given, if any.
     pub id: Option<CameraId>,
+    /// The number given (1 to [`MAX_CAMERA_NUMBER`]), if any.
+    pub number: Option<u32>,
     /// Name.
     pub name: String,
     /// Site category.
@@ -371,6 +381,13 @@ pub enum TransportName {
 pub struct Camera {
     /// Id.
     pub id: CameraId,
+    /// The camera number operators type to put the camera on a wall tile: 1 to 99999,
+    /// unique across the inventory, fixed (it changes only when a client sets another).
+    /// Assigned on create when the input has none: one above the highest number in use,
+    /// or, when 99999 is in use, the lowest free number. Cameras that existed before
+    /// numbers were introduced were numbered 1, 2, 3, ... in creation order.
+    #[schema(minimum = 1, maximum = 99999)]
+    pub number: u32,
     /// Name.
     pub name: String,
     /// Site category.
@@ -415,6 +432,7 @@ impl From<&Camera> for CameraInput {
     fn from(camera: &Camera) -> CameraInput {
         CameraInput {
             id: Some(camera.id.to_string()),
+            number: Some(i64::from(camera.number)),
             name: camera.name.clone(),
             category: camera.category.as_str().to_owned(),
             enterprise_id: camera.enterprise_id.clone(),
@@ -516,6 +534,19 @@ impl CameraInput {
                 Ok(id) => Some(id),
                 Err(reason) => {
                     bad("id", reason);
+                    None
+                }
+            },
+        };
+        let number = match self.number {
+            None => None,
+            Some(n) => match u32::try_from(n) {
+                Ok(n) if (1..=MAX_CAMERA_NUMBER).contains(&n) => Some(n),
+                _ => {
+                    bad(
+                        "number",
+                        format!("expected a camera number from 1 to {MAX_CAMERA_NUMBER}, got {n}"),
+                    );
                     None
                 }
             },
@@ -676,6 +707,7 @@ impl CameraInput {
             (Some(name), Some(category), Some(district), Some(transport)) if errors.is_empty() => {
                 Ok(ValidCamera {
                     id,
+                    number,
                     name,
                     category,
                     enterprise_id,
@@ -858,6 +890,7 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let input = CameraInput {
             id: Some("Bad Id".into()),
+            number: Some(100_000),
             category: "gas-station".into(),
             position: Some(Position {
                 lon: 200.0,
@@ -879,6 +912,7 @@ mod tests {
             fields,
             [
                 "id",
+                "number",
                 "name",
                 "category",
                 "division.district",
@@ -893,15 +927,49 @@ mod tests {
             ],
             "{errors:#?}"
         );
-        let category = &errors[2].reason;
+        assert!(
+            errors[1].reason.contains("1 to 99999"),
+            "{}",
+            errors[1].reason
+        );
+        let category = &errors[3].reason;
         assert!(
             category.contains("\"gas-station\"") && category.contains(&SiteCategory::allowed()),
             "{category}"
         );
-        assert!(errors[6].reason.contains("user name or password"));
+        assert!(errors[7].reason.contains("user name or password"));
         let all = format!("{errors:?}");
         assert!(!all.contains("hunter2"), "{all}");
         assert!(!format!("{input:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn numbers_run_from_1_to_99999() {
+        for (given, expected) in [
+            (None, None),
+            (Some(1), Some(1)),
+            (Some(99_999), Some(99_999)),
+        ] {
+            let input = CameraInput {
+                number: given,
+                ..good()
+            };
+            assert_eq!(input.validate().unwrap().number, expected, "{given:?}");
+        }
+        for bad in [0, -1, 100_000, i64::from(u32::MAX) + 1] {
+            let input = CameraInput {
+                number: Some(bad),
+                ..good()
+            };
+            let errors = input.validate().unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "number");
+            assert!(errors[0].reason.contains(&bad.to_string()), "{errors:?}");
+        }
+        let json: CameraInput = serde_json::from_str(r#"{"number": 7}"#).unwrap();
+        assert_eq!(json.number, Some(7));
+        let null: CameraInput = serde_json::from_str(r#"{"number": null}"#).unwrap();
+        assert_eq!(null.number, None);
     }
 
     #[test]
@@ -953,6 +1021,7 @@ mod tests {
         let v = good().validate().unwrap();
         let camera = Camera {
             id: CameraId::parse("gas-7").unwrap(),
+            number: 42,
             name: v.name,
             category: v.category,
             enterprise_id: None,
@@ -974,12 +1043,14 @@ mod tests {
         };
         let again = CameraInput::from(&camera).validate().unwrap();
         assert_eq!(again.id.as_ref(), Some(&camera.id));
+        assert_eq!(again.number, Some(42));
         assert_eq!(again.transport, RtspTransport::Udp);
         assert!(!again.enabled);
         assert_eq!(again.credentials, CredentialsChange::Keep);
         let json = serde_json::to_value(&camera).unwrap();
         assert_eq!(json["category"], "gas_station");
         assert_eq!(json["transport"], "udp");
+        assert_eq!(json["number"], 42);
         assert_eq!(json["position"]["lon"], 1.5);
     }
 }

@@ -17,8 +17,8 @@ use watchpost_command::{Database, bind_args, on_db};
 use super::cipher::CredentialCipher;
 use super::import::{ImportMode, ImportReport, ImportRow, RowError};
 use super::model::{
-    Camera, CameraId, CameraInput, Credentials, CredentialsChange, Division, FieldError, Position,
-    SiteCategory, ValidCamera, parse_transport, transport_name,
+    Camera, CameraId, CameraInput, Credentials, CredentialsChange, Division, FieldError,
+    MAX_CAMERA_NUMBER, Position, SiteCategory, ValidCamera, parse_transport, transport_name,
 };
 use super::{InventoryError, import};
 
@@ -42,10 +42,49 @@ pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[
         "camera position index",
         include_str!("../../migrations/2026112902_camera_position_index.sql"),
     ),
+    (
+        2026112903,
+        "camera number",
+        include_str!("../../migrations/2026112903_camera_number.sql"),
+    ),
 ];
 
+/// The PostgreSQL advisory lock (`pg_advisory_xact_lock`) that every inventory write
+/// choosing or changing a camera number holds until its transaction ends, so that
+/// "highest number + 1" is computed and inserted by one writer at a time (the ASCII of
+/// `WPNUMBER`). SQLite needs none: its write transactions are `BEGIN IMMEDIATE`.
+pub const NUMBER_LOCK: i64 = 0x5750_4E55_4D42_4552;
+
+/// The next free camera number when numbers below [`MAX_CAMERA_NUMBER`] remain above the
+/// highest in use: highest + 1 (1 for an empty inventory).
+const NEXT_NUMBER: &str = "SELECT CAST(COALESCE(MAX(number), 0) + 1 AS BIGINT) AS n FROM cameras";
+
+/// The lowest free camera number (used once [`MAX_CAMERA_NUMBER`] is taken): 1, or the
+/// lowest number in use whose successor is free, plus one. Above
+/// [`MAX_CAMERA_NUMBER`] when every number is taken.
+const LOWEST_FREE_NUMBER: &str = "SELECT CAST(CASE \
+     WHEN NOT EXISTS (SELECT 1 FROM cameras WHERE number = 1) THEN 1 \
+     ELSE (SELECT MIN(c.number) + 1 FROM cameras c \
+           WHERE NOT EXISTS (SELECT 1 FROM cameras d WHERE d.number = c.number + 1)) \
+     END AS BIGINT) AS n";
+
+/// The camera other than `$2` holding number `$1`.
+const NUMBER_HOLDER: &str = "SELECT id FROM cameras WHERE number = $1 AND id <> $2";
+
+/// Whether `e` is the unique index `cameras_number` refusing a write.
+fn is_number_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation()
+                && (d.constraint() == Some("cameras_number")
+                    || d.message().contains("cameras.number"))
+        }
+        _ => false,
+    }
+}
+
 /// The columns a [`Camera`] is read from.
-const SELECT: &str = "SELECT id, name, category, enterprise_id, district, street, lon, lat, \
+const SELECT: &str = "SELECT id, number, name, category, enterprise_id, district, street, lon, lat, \
      vendor, model, firmware, onvif_url, main_url, sub_url, transport, \
      credentials IS NOT NULL AS credentials_set, tags, enabled, created_ms, updated_ms, \
      revision FROM cameras";
@@ -231,10 +270,21 @@ impl Inventory {
         }
     }
 
+    /// The statement taking [`NUMBER_LOCK`] on PostgreSQL; `None` on SQLite, whose write
+    /// transactions already exclude each other.
+    fn number_lock(&self) -> Option<&'static str> {
+        match self.db {
+            Database::Sqlite { .. } => None,
+            Database::Postgres { .. } => Some("SELECT pg_advisory_xact_lock($1)"),
+        }
+    }
+
     /// Creates a camera at time `now_ms` (Unix milliseconds), with revision 1.
     ///
-    /// The id is generated when the input has none. Errors: [`InventoryError::Invalid`]
-    /// (every field problem), [`InventoryError::Conflict`] when the id exists.
+    /// The id is generated when the input has none; so is the number (see the module
+    /// documentation, *Camera numbers*). Errors: [`InventoryError::Invalid`] (every field
+    /// problem; `number` when every number is taken), [`InventoryError::Conflict`] when
+    /// the id exists, [`InventoryError::NumberTaken`] when another camera has the number.
     pub async fn create(&self, input: CameraInput, now_ms: i64) -> Result<Camera, InventoryError> {
         let valid = input
             .validate()
@@ -248,7 +298,8 @@ impl Inventory {
         now_ms: i64,
     ) -> Result<Camera, InventoryError> {
         let generated = valid.id.is_none();
-        // A generated id colliding (48 random bits) is retried with a fresh one.
+        // A generated id colliding (48 random bits) is retried with a fresh one; so is an
+        // assigned number that a writer outside the inventory's locking took first.
         let mut attempts = 0;
         loop {
             let id = match &valid.id {
@@ -257,6 +308,11 @@ impl Inventory {
             };
             match self.insert(&id, &valid, now_ms).await {
                 Err(InventoryError::Conflict { .. }) if generated && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(InventoryError::NumberTaken { holder: None, .. })
+                    if valid.number.is_none() && attempts < 3 =>
+                {
                     attempts += 1;
                 }
                 Ok(camera) => {
@@ -289,24 +345,87 @@ impl Inventory {
             Arg::Int(1),
         ]);
         let columns = format!(
-            "id, {}, credentials, created_ms, updated_ms, revision",
+            "id, {}, credentials, created_ms, updated_ms, revision, number",
             DATA_COLUMNS.join(", ")
         );
-        let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1..=args.len() + 1).map(|i| format!("${i}")).collect();
         let sql = format!(
             "INSERT INTO cameras ({columns}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
             placeholders.join(", ")
         );
         let action = format!("creating camera {id}");
-        let inserted = on_db!(&self.db, pool => {
+        let lock = self.number_lock();
+        let (inserted, number) = on_db!(&self.db, pool => {
             let mut tx = pool
                 .begin_with(begin_write(&self.db))
                 .await
                 .map_err(self.db_err(&action))?;
-            let done = bind_args!(sqlx::query(&sql), args)
+            if let Some(lock) = lock {
+                sqlx::query(lock)
+                    .bind(NUMBER_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db_err(&action))?;
+            }
+            let number = match valid.number {
+                Some(number) => {
+                    let holder = sqlx::query(NUMBER_HOLDER)
+                        .bind(i64::from(number))
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .and_then(|row| row.map(|r| r.text("id")).transpose())
+                        .map_err(self.db_err(&action))?;
+                    if let Some(holder) = holder {
+                        return Err(InventoryError::NumberTaken {
+                            number,
+                            holder: CameraId::parse(&holder).ok(),
+                        });
+                    }
+                    number
+                }
+                None => {
+                    let mut next = sqlx::query(NEXT_NUMBER)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .and_then(|row| row.int("n"))
+                        .map_err(self.db_err(&action))?;
+                    if next > i64::from(MAX_CAMERA_NUMBER) {
+                        next = sqlx::query(LOWEST_FREE_NUMBER)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .and_then(|row| row.int("n"))
+                            .map_err(self.db_err(&action))?;
+                    }
+                    match u32::try_from(next) {
+                        Ok(n) if (1..=MAX_CAMERA_NUMBER).contains(&n) => n,
+                        _ => {
+                            return Err(InventoryError::Invalid {
+                                errors: vec![FieldError::new(
+                                    "number",
+                                    format!(
+                                        "every camera number from 1 to {MAX_CAMERA_NUMBER} is \
+                                         in use: free one by deleting or renumbering a camera"
+                                    ),
+                                )],
+                            });
+                        }
+                    }
+                }
+            };
+            let done = match bind_args!(sqlx::query(&sql), args)
+                .bind(i64::from(number))
                 .execute(&mut *tx)
                 .await
-                .map_err(self.db_err(&action))?;
+            {
+                Err(e) if is_number_violation(&e) => {
+                    return Err(InventoryError::NumberTaken {
+                        number,
+                        holder: None,
+                    });
+                }
+                done => done.map_err(self.db_err(&action))?,
+            };
             if done.rows_affected() == 1 {
                 for tag in &valid.tags {
                     sqlx::query("INSERT INTO camera_tags (camera_id, tag) VALUES ($1, $2)")
@@ -317,9 +436,9 @@ impl Inventory {
                         .map_err(self.db_err(&action))?;
                 }
                 tx.commit().await.map_err(self.db_err(&action))?;
-                true
+                (true, number)
             } else {
-                false
+                (false, number)
             }
         });
         if !inserted {
@@ -327,6 +446,7 @@ impl Inventory {
         }
         Ok(Camera {
             id: id.clone(),
+            number,
             name: valid.name.clone(),
             category: valid.category,
             enterprise_id: valid.enterprise_id.clone(),
@@ -435,7 +555,9 @@ impl Inventory {
 
     /// Replaces camera `id` with `input` at time `now_ms` and bumps its revision.
     ///
-    /// Credentials follow `input.credentials` (absent: kept; see [`CredentialsChange`]).
+    /// Credentials follow `input.credentials` (absent: kept; see [`CredentialsChange`]);
+    /// the number follows `input.number` (absent: kept; another camera's:
+    /// [`InventoryError::NumberTaken`]).
     /// `input.id` must be absent or equal to `id`: a camera's id never changes. With
     /// `expected_revision`, the update happens only if the stored revision equals it
     /// ([`InventoryError::PreconditionFailed`] otherwise). Errors also:
@@ -496,6 +618,10 @@ impl Inventory {
                 sets.push(format!("credentials = ${}", args.len()));
             }
         }
+        if let Some(number) = valid.number {
+            args.push(Arg::Int(i64::from(number)));
+            sets.push(format!("number = ${}", args.len()));
+        }
         args.push(Arg::Int(now_ms));
         sets.push(format!("updated_ms = ${}", args.len()));
         sets.push("revision = revision + 1".to_owned());
@@ -512,15 +638,46 @@ impl Inventory {
             Missing,
             Revision(i64),
         }
+        let lock = self.number_lock().filter(|_| valid.number.is_some());
         let outcome = on_db!(&self.db, pool => {
             let mut tx = pool
                 .begin_with(begin_write(&self.db))
                 .await
                 .map_err(self.db_err(&action))?;
-            let done = bind_args!(sqlx::query(&sql), args)
+            if let Some(number) = valid.number {
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .bind(NUMBER_LOCK)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.db_err(&action))?;
+                }
+                let holder = sqlx::query(NUMBER_HOLDER)
+                    .bind(i64::from(number))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .and_then(|row| row.map(|r| r.text("id")).transpose())
+                    .map_err(self.db_err(&action))?;
+                if let Some(holder) = holder {
+                    return Err(InventoryError::NumberTaken {
+                        number,
+                        holder: CameraId::parse(&holder).ok(),
+                    });
+                }
+            }
+            let done = match bind_args!(sqlx::query(&sql), args)
                 .execute(&mut *tx)
                 .await
-                .map_err(self.db_err(&action))?;
+            {
+                Err(e) if is_number_violation(&e) => {
+                    return Err(InventoryError::NumberTaken {
+                        number: valid.number.unwrap_or_default(),
+                        holder: None,
+                    });
+                }
+                done => done.map_err(self.db_err(&action))?,
+            };
             if done.rows_affected() == 0 {
                 let row = sqlx::query("SELECT revision FROM cameras WHERE id = $1")
                     .bind(id.as_str())
@@ -763,8 +920,26 @@ fn camera_from_row(row: &dyn RowRead) -> Result<Camera, InventoryError> {
         _ => None,
     };
     let tags: Vec<String> = r.json("tags")?;
+    let number = match r.opt_int("number")? {
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_CAMERA_NUMBER).contains(n))
+            .ok_or_else(|| {
+                r.corrupt(
+                    "number",
+                    format!("{n} is not a camera number (1 to {MAX_CAMERA_NUMBER})"),
+                )
+            })?,
+        None => {
+            return Err(r.corrupt(
+                "number",
+                "missing (written by a version without camera numbers?)".to_owned(),
+            ));
+        }
+    };
     Ok(Camera {
         id,
+        number,
         name: r.text("name")?,
         category,
         enterprise_id: r.opt_text("enterprise_id")?,

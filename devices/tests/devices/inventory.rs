@@ -41,6 +41,16 @@ watchpost_command::on_both_backends!(
     password_never_leaks,
     wrong_key_and_moved_blobs_fail_typed,
     migrations_are_idempotent_and_share_the_table,
+    numbers_are_assigned_fixed_and_unique,
+    numbers_after_99999_fill_the_lowest_gap,
+    csv_number_column,
+    migration_numbers_existing_cameras_in_creation_order,
+);
+
+watchpost_command::on_both_backends!(
+    "inventory",
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)],
+    concurrent_creates_get_distinct_numbers,
 );
 
 fn cipher(seed: u8) -> CredentialCipher {
@@ -93,6 +103,7 @@ async fn crud_round_trip(f: &Fixture) {
     let created = inv.create(full.clone(), NOW).await.unwrap();
     let expected = Camera {
         id: id("gas-01"),
+        number: 1,
         name: "Gas station 01 — pump island".to_owned(),
         category: SiteCategory::GasStation,
         enterprise_id: Some("91110000MA01".to_owned()),
@@ -147,10 +158,12 @@ async fn crud_round_trip(f: &Fixture) {
         "{text}"
     );
     assert!(!generated.credentials_set);
+    assert_eq!(generated.number, 2);
     assert_eq!(inv.credentials(&generated.id).await.unwrap(), None);
 
-    // Update without `credentials`: kept. Replacement of everything else.
+    // Update without `credentials` or `number`: kept. Replacement of everything else.
     let mut change = CameraInput::from(&created);
+    change.number = None;
     change.name = "Renamed".to_owned();
     change.tags = vec!["night".to_owned(), "gate".to_owned()];
     change.position = None;
@@ -165,6 +178,7 @@ async fn crud_round_trip(f: &Fixture) {
     assert_eq!(updated.sub_url, None);
     assert_eq!((updated.created_ms, updated.updated_ms), (NOW, NOW + 1000));
     assert_eq!(updated.revision, 2);
+    assert_eq!(updated.number, 1);
     assert!(updated.credentials_set);
     assert_eq!(inv.get(&id("gas-01")).await.unwrap(), updated);
     assert_eq!(
@@ -561,6 +575,8 @@ async fn csv_import_mixes_good_and_bad_rows(f: &Fixture) {
     assert!(!two.enabled);
     let generated = inv.get(&report.created[2]).await.unwrap();
     assert_eq!(generated.category, SiteCategory::FireworksRetail);
+    // A file without a `number` column: numbers assigned in file order.
+    assert_eq!((good.number, two.number, generated.number), (2, 3, 4));
     assert_eq!(inv.get(&id("existing")).await.unwrap().name, "Existing");
     assert_eq!(inv.list(&CameraFilter::default()).await.unwrap().total, 4);
 
@@ -575,6 +591,8 @@ async fn csv_import_mixes_good_and_bad_rows(f: &Fixture) {
     let renamed = inv.get(&id("good-1")).await.unwrap();
     assert_eq!((renamed.name.as_str(), renamed.revision), ("Renamed", 2));
     assert!(renamed.credentials_set);
+    assert_eq!(renamed.number, 2, "an upsert without number keeps it");
+    assert_eq!(inv.get(&id("fresh")).await.unwrap().number, 5);
 }
 
 async fn csv_header_problems_import_nothing(f: &Fixture) {
@@ -875,7 +893,316 @@ async fn migrations_are_idempotent_and_share_the_table(f: &Fixture) {
         [
             Some("2026112901".to_owned()),
             Some("2026112902".to_owned()),
+            Some("2026112903".to_owned()),
             Some("20261201000000".to_owned())
         ]
     );
+}
+
+fn numbered(id: Option<&str>, name: &str, number: i64) -> CameraInput {
+    CameraInput {
+        number: Some(number),
+        ..input(id, name)
+    }
+}
+
+fn number_taken(err: &InventoryError) -> Option<(u32, Option<&str>)> {
+    match err {
+        InventoryError::NumberTaken { number, holder } => {
+            Some((*number, holder.as_ref().map(CameraId::as_str)))
+        }
+        _ => None,
+    }
+}
+
+async fn numbers_are_assigned_fixed_and_unique(f: &Fixture) {
+    let inv = f.inventory().await;
+    // Assigned: one above the highest in use.
+    let a = inv.create(input(Some("a"), "A"), NOW).await.unwrap();
+    let b = inv.create(input(Some("b"), "B"), NOW).await.unwrap();
+    assert_eq!((a.number, b.number), (1, 2));
+    // Explicit, leaving a gap; the next assigned one follows the highest.
+    let c = inv
+        .create(numbered(Some("c"), "C", 100), NOW)
+        .await
+        .unwrap();
+    assert_eq!(c.number, 100);
+    let d = inv.create(input(Some("d"), "D"), NOW).await.unwrap();
+    assert_eq!(d.number, 101);
+    assert_eq!(inv.get(&id("c")).await.unwrap().number, 100);
+
+    // Another camera's number: refused, naming the holder; nothing written.
+    let err = inv
+        .create(numbered(Some("e"), "E", 2), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(number_taken(&err), Some((2, Some("b"))), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "camera number 2 is already used by camera b"
+    );
+    assert!(matches!(
+        inv.get(&id("e")).await,
+        Err(InventoryError::NotFound { .. })
+    ));
+
+    // Out of range: a field error on `number`.
+    let err = inv
+        .create(numbered(Some("e"), "E", 100_000), NOW)
+        .await
+        .unwrap_err();
+    let InventoryError::Invalid { errors } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(errors[0].field, "number");
+
+    // Update: absent keeps, its own number is fine, another's is refused, a free one moves.
+    let kept = inv
+        .update(&id("b"), input(None, "B2"), NOW + 1, None)
+        .await
+        .unwrap();
+    assert_eq!((kept.number, kept.name.as_str()), (2, "B2"));
+    let same = inv
+        .update(&id("b"), numbered(None, "B3", 2), NOW + 2, None)
+        .await
+        .unwrap();
+    assert_eq!(same.number, 2);
+    let err = inv
+        .update(&id("b"), numbered(None, "B4", 100), NOW + 3, Some(3))
+        .await
+        .unwrap_err();
+    assert_eq!(number_taken(&err), Some((100, Some("c"))), "{err}");
+    let after = inv.get(&id("b")).await.unwrap();
+    assert_eq!(
+        (after.number, after.revision, after.name.as_str()),
+        (2, 3, "B3")
+    );
+    let moved = inv
+        .update(&id("b"), numbered(None, "B5", 7), NOW + 4, Some(3))
+        .await
+        .unwrap();
+    assert_eq!((moved.number, moved.revision), (7, 4));
+    // Number 2 is free again and can be given explicitly.
+    let e = inv.create(numbered(Some("e"), "E", 2), NOW).await.unwrap();
+    assert_eq!(e.number, 2);
+
+    // Deleting cameras never renumbers the others; the next assigned number follows the
+    // highest still in use (the deleted 1 is not reused).
+    inv.delete(&id("a")).await.unwrap();
+    inv.delete(&id("d")).await.unwrap();
+    let numbers: Vec<(String, u32)> = inv
+        .list(&CameraFilter::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.number))
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            ("b".to_owned(), 7),
+            ("c".to_owned(), 100),
+            ("e".to_owned(), 2)
+        ]
+    );
+    let g = inv.create(input(Some("g"), "G"), NOW).await.unwrap();
+    assert_eq!(g.number, 101);
+
+    // The unique index backs the store up.
+    let dup = "UPDATE cameras SET number = 100 WHERE id = 'g'";
+    let refused = match &f.db {
+        Database::Sqlite { pool, .. } => sqlx::query(dup).execute(pool).await.map(drop),
+        Database::Postgres { pool, .. } => sqlx::query(dup).execute(pool).await.map(drop),
+    };
+    assert!(refused.is_err(), "the unique index accepted a duplicate");
+}
+
+async fn numbers_after_99999_fill_the_lowest_gap(f: &Fixture) {
+    let inv = f.inventory().await;
+    inv.create(numbered(Some("one"), "1", 1), NOW)
+        .await
+        .unwrap();
+    inv.create(numbered(Some("two"), "2", 2), NOW)
+        .await
+        .unwrap();
+    inv.create(numbered(Some("four"), "4", 4), NOW)
+        .await
+        .unwrap();
+    inv.create(numbered(Some("top"), "Top", 99_999), NOW)
+        .await
+        .unwrap();
+    let three = inv.create(input(Some("three"), "3"), NOW).await.unwrap();
+    assert_eq!(three.number, 3);
+    let five = inv.create(input(Some("five"), "5"), NOW).await.unwrap();
+    assert_eq!(five.number, 5);
+    inv.delete(&id("one")).await.unwrap();
+    let again = inv.create(input(None, "1 again"), NOW).await.unwrap();
+    assert_eq!(again.number, 1);
+}
+
+async fn concurrent_creates_get_distinct_numbers(f: &Fixture) {
+    let inv = f.inventory().await;
+    inv.create(numbered(Some("first"), "First", 10), NOW)
+        .await
+        .unwrap();
+    const CREATES: usize = 24;
+    let tasks: Vec<_> = (0..CREATES)
+        .map(|i| {
+            let inv = inv.clone();
+            tokio::spawn(async move {
+                // Every fourth one asks for a number of its own (below 10, which assigned
+                // numbers never take), racing the assigners.
+                let mut camera = input(Some(&format!("cam-{i:02}")), &format!("Camera {i}"));
+                if i % 4 == 0 {
+                    camera.number = Some(1 + (i / 4) as i64);
+                }
+                inv.create(camera, NOW).await
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap().unwrap().number);
+    }
+    let stored: Vec<u32> = inv
+        .list(&CameraFilter::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|c| c.id.as_str() != "first")
+        .map(|c| c.number)
+        .collect();
+    assert_eq!(stored, numbers, "the answers are what was stored");
+    let mut distinct = numbers.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), CREATES, "{numbers:?}");
+    for (i, n) in numbers.iter().enumerate() {
+        if i % 4 == 0 {
+            assert_eq!(*n as usize, 1 + i / 4);
+        } else {
+            assert!((11..=10 + CREATES as u32).contains(n), "camera {i} got {n}");
+        }
+    }
+}
+
+async fn csv_number_column(f: &Fixture) {
+    let inv = f.inventory().await;
+    inv.create(numbered(Some("existing"), "Existing", 5), NOW)
+        .await
+        .unwrap();
+    let text = "id,number,name,category,district,main_url\n\
+                n-1,12,Twelve,gas_station,North,rtsp://192.0.2.1/main\n\
+                n-2,,Assigned,gas_station,North,rtsp://192.0.2.2/main\n\
+                n-3,5,Taken,gas_station,North,rtsp://192.0.2.3/main\n\
+                n-4,twelve,Words,gas_station,North,rtsp://192.0.2.4/main\n\
+                n-5,0,Zero,gas_station,North,rtsp://192.0.2.5/main\n\
+                n-6,12,Same as line 2,gas_station,North,rtsp://192.0.2.6/main\n";
+    let report = inv.import_csv(text, ImportMode::Create, NOW).await;
+    assert_eq!(
+        located(&report.errors),
+        [
+            (4, Some("number")),
+            (5, Some("number")),
+            (6, Some("number")),
+            (7, Some("number"))
+        ],
+        "{:#?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].reason.contains("camera existing"),
+        "{:?}",
+        report.errors[0]
+    );
+    assert!(report.errors[1].reason.contains("\"twelve\""));
+    assert!(report.errors[2].reason.contains("1 to 99999"));
+    assert!(report.errors[3].reason.contains("camera n-1"));
+    assert_eq!(report.created, [id("n-1"), id("n-2")]);
+    assert_eq!(inv.get(&id("n-1")).await.unwrap().number, 12);
+    assert_eq!(inv.get(&id("n-2")).await.unwrap().number, 13);
+
+    // Upsert: a number changes it, an empty one keeps it; the file's own camera may
+    // keep its number.
+    let text = "number,id,name,category,district,main_url\n\
+                12,n-1,Still twelve,gas_station,North,rtsp://192.0.2.1/main\n\
+                30,n-2,Thirty,gas_station,North,rtsp://192.0.2.2/main\n\
+                ,existing,Kept,other,South,rtsp://192.0.2.8/main\n";
+    let report = inv.import_csv(text, ImportMode::Upsert, NOW + 1).await;
+    assert_eq!(report.errors, []);
+    assert_eq!(report.updated, [id("n-1"), id("n-2"), id("existing")]);
+    let numbers: Vec<u32> = inv
+        .list(&CameraFilter::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.number)
+        .collect();
+    assert_eq!(numbers, [5, 12, 30]);
+
+    // JSON imports name the field the same way.
+    let json = r#"[{"id": "j-1", "number": 30, "name": "J", "category": "other",
+                    "division": {"district": "East"}, "main_url": "rtsp://192.0.2.9/main"}]"#;
+    let report = inv
+        .import_json(json, ImportMode::Create, NOW)
+        .await
+        .unwrap();
+    assert_eq!(located(&report.errors), [(1, Some("number"))]);
+    assert!(report.errors[0].reason.contains("camera n-2"));
+}
+
+async fn migration_numbers_existing_cameras_in_creation_order(f: &Fixture) {
+    // The schema as it was before camera numbers.
+    static BEFORE: &[watchpost_command::storage::EmbeddedMigration] = &[
+        (
+            2026112901,
+            "camera inventory",
+            include_str!("../../migrations/2026112901_camera_inventory.sql"),
+        ),
+        (
+            2026112902,
+            "camera position index",
+            include_str!("../../migrations/2026112902_camera_position_index.sql"),
+        ),
+    ];
+    watchpost_command::storage::migrate(&f.db, BEFORE)
+        .await
+        .unwrap();
+    // Inserted out of creation order; two in the same millisecond (ordered by id).
+    for (camera, created) in [("zulu", 3), ("alpha", 1), ("mike", 2), ("bravo", 2)] {
+        f.execute(&format!(
+            "INSERT INTO cameras (id, name, category, district, transport, tags, enabled, \
+             created_ms, updated_ms, revision) VALUES ('{camera}', '{camera}', 'other', \
+             'North', 'tcp', '[]', TRUE, {created}, {created}, 1)"
+        ))
+        .await;
+    }
+    let inv = f.inventory().await;
+    let numbers: Vec<(String, u32)> = inv
+        .list(&CameraFilter::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.number))
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            ("alpha".to_owned(), 1),
+            ("bravo".to_owned(), 2),
+            ("mike".to_owned(), 3),
+            ("zulu".to_owned(), 4)
+        ]
+    );
+    let next = inv.create(input(Some("new"), "New"), NOW).await.unwrap();
+    assert_eq!(next.number, 5);
+    let err = inv
+        .create(numbered(Some("dup"), "Dup", 4), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(number_taken(&err), Some((4, Some("zulu"))), "{err}");
 }
