@@ -534,15 +534,19 @@ async fn ptz(
     let id = visible(devices, &caller, Action::Ptz, &id).await?.id;
     let command: PtzCommand = json_body(&headers, &body)?;
     let result = devices.ptz(&id, &command).await;
-    let detail = serde_json::to_value(&command).unwrap_or_default();
-    audit(
-        &state,
-        &caller,
-        AuditAction::Ptz,
-        id.as_str(),
-        &[("command", detail), ("ok", result.is_ok().into())],
-    )
-    .await?;
+    // What moves the camera or changes its presets is recorded; reading (its position, its
+    // presets — a console's PTZ panel asks on every tile) is not.
+    if command.changes_camera() {
+        let detail = serde_json::to_value(&command).unwrap_or_default();
+        audit(
+            &state,
+            &caller,
+            AuditAction::Ptz,
+            id.as_str(),
+            &[("command", detail), ("ok", result.is_ok().into())],
+        )
+        .await?;
+    }
     Ok(Json(result?))
 }
 

@@ -731,7 +731,7 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
         .clone()
         .expect("the test camera has a sub stream");
     let camera = serde_json::json!({"id": "gate", "name": "Gate", "category": "gas_station",
-        "division": {"district": "Chaoyang", "street": "Jianwai"},
+        "division": {"district": "Chaoyang", "street": "Jianwai"}, "number": 42,
         "main_url": server.camera_url, "sub_url": sub});
     let (status, _, body) = tokio::task::spawn_blocking(move || {
         http(
@@ -786,13 +786,14 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     assert_eq!(result["state_zh"], "播放中", "{result}");
     assert_eq!(result["state_en"], "playing", "{result}");
     assert_eq!(result["lang_kept"], "en", "{result}");
-    // The keyboard: focus on tile 0, ArrowRight to tile 1, the camera's number (1: the only
-    // camera) shown in the overlay and played on tile 1.
+    // The keyboard: focus on tile 0, ArrowRight to tile 1, the camera's fixed number (42,
+    // the inventory's, not its place in the tree) shown in the tree and in the overlay, and
+    // played on tile 1.
     let keys = &result["keys"];
     assert_eq!(keys["focused_first"], "0", "{result}");
     assert_eq!(keys["focused_right"], "1", "{result}");
-    assert_eq!(keys["number"], "1", "{result}");
-    assert_eq!(keys["typed"], "1", "{result}");
+    assert_eq!(keys["number"], "42", "{result}");
+    assert_eq!(keys["typed"], "42", "{result}");
     // The palette: ArrowDown, ArrowLeft to tile 2, "gat" finds the camera, Enter plays it.
     let palette = &result["palette"];
     assert_eq!(palette["focused"], "2", "{result}");

@@ -17,6 +17,11 @@ export interface Camera {
   enterprise_id?: string | null;
   division: { district: string; street?: string | null };
   enabled: boolean;
+  /**
+   * The camera's fixed number (1..=99999, unique in the inventory; it never changes when
+   * other cameras come or go): typed on the video wall, it puts the camera on the focused tile.
+   */
+  number: number;
   health?: { state: Reachability; since_ms: number; last_error?: string | null } | null;
   /** Hub paths: `cam/<id>/main` and, when the camera has one, `cam/<id>/sub`. */
   paths: string[];

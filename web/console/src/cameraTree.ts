@@ -1,8 +1,7 @@
 // The camera tree: district → street → site (the enterprise, or the camera itself) →
-// cameras, each level sorted by name. The tree's order numbers the cameras: a camera's
-// number is its 1-based position in the whole (unfiltered) tree, read top to bottom; the
-// tree shows it next to the name, and typing it on the video wall puts the camera on the
-// focused tile.
+// cameras, each level sorted by name. The tree shows each camera's fixed number (the
+// inventory's `number`) next to its name; typing it on the video wall puts the camera on
+// the focused tile.
 import type { Camera } from './api';
 
 export interface Site {
@@ -80,7 +79,7 @@ export function buildTree(cameras: Camera[], enterprises: Map<string, string>, q
   );
 }
 
-/** All cameras in the tree's order: camera number n is `cameraOrder(..)[n - 1]`. */
+/** All cameras in the tree's order (top to bottom, as the tree lists them). */
 export function cameraOrder(cameras: Camera[], enterprises: Map<string, string>): Camera[] {
   return buildTree(cameras, enterprises, '').flatMap((d) =>
     d.streets.flatMap((s) => s.sites.flatMap((site) => site.cameras)),
