@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK]`: bounded benchmarks on loopback,
+//! `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK,CONSOLE]`: bounded benchmarks on loopback,
 //! written to `<target>/bench/results.json` (everything, with parameters and machine
 //! facts) and `<target>/bench/results.md` (a short table beside the targets); a
 //! partial run (`--only W3,IDLE`) to `results-w3-idle.json`/`.md`, leaving the full run's.
@@ -45,6 +45,20 @@
 //!   **Idle cameras**: a server with 1000 configured, unwatched cameras (pointing at unused
 //!   127.0.0.1 ports) against one with none: RSS, sockets, descriptors, threads and live
 //!   tokio tasks (`/healthz` `runtime.tasks`), per camera.
+//! - **CONSOLE time to first frame of a warm tile** (`bench_console.rs`,
+//!   `tests/browser/console_ttff.mjs`): headless Chromium (CPU 0) in the operator console
+//!   (`/console`, built before the release build), layout 4, on a server with four
+//!   inventory cameras on the clip source (`POST /api/v1/cameras`; linger 1 s). Tile 0
+//!   plays a camera; per trial the keyboard puts another one on it (its number, Enter) and
+//!   the page measures Enter keydown → the first frame of the new stream presented by the
+//!   tile's `<video>` (`requestVideoFrameCallback`). Warm: the camera's path is running
+//!   (another tile plays it; the hub's GOP cache); cold: it is idle on the server before the
+//!   trial (the RTSP pull and the wait for a key frame: every 2 s in the clip, but the clip
+//!   source starts each connection at an IDR, so none here). Both in each mode of the
+//!   console's latency switch (smooth: jitter buffer target 500 ms; low: 0). p50/p95/min/max and every
+//!   sample, 20 trials each (`--quick`: 8), with each switch's phases (WHEP OPTIONS and
+//!   POST, connected, stream attached) and the new receiver's stats (PLI, FIR, NACK,
+//!   frames). A measurement: no thresholds.
 //! - **Soak**: 10 000 connect/disconnect cycles (`--quick`: 500), 10 at a time, after 50
 //!   warm-up cycles; server RSS and descriptors before and after (linger 60 s, so the path
 //!   is running at both samples).
@@ -96,6 +110,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::bench_janus::{JANUS_BINARY, JanusOptions, JanusServer};
+
+// CONSOLE: a child module, so it shares the server, source and HTTP helpers below.
+#[path = "bench_console.rs"]
+mod console_ttff;
 use crate::json::Json;
 use crate::{Result, cargo, root, run, target_dir};
 
@@ -179,7 +197,7 @@ pub fn bench(args: &[String]) -> Result {
             "--only" => {
                 let list = it
                     .next()
-                    .ok_or("--only needs a list, e.g. W1,W3,IDLE,SOAK")?;
+                    .ok_or("--only needs a list, e.g. W1,W3,IDLE,SOAK,CONSOLE")?;
                 plan.only = Some(list.split(',').map(|s| s.trim().to_owned()).collect());
             }
             other => return Err(format!("unknown bench option {other}")),
@@ -203,6 +221,8 @@ pub fn bench(args: &[String]) -> Result {
     fs::create_dir_all(dir.join("logs"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if plan.build {
+        // The console is embedded into the binary (web/build.rs): built first.
+        crate::console::build()?;
         run(cargo().args([
             "build",
             "--release",
@@ -338,6 +358,13 @@ pub fn bench(args: &[String]) -> Result {
     }
     if plan.wants("IDLE") || plan.wants("W3") {
         results.push(("w3_idle_cameras".into(), idle_cameras(&ctx)?));
+    }
+    if plan.wants("CONSOLE") {
+        let v = VARIANTS[0];
+        let source = Source::start(&ctx, &clips[v.name], v)?;
+        let console = console_ttff::console_ttff(&ctx, &source, console_ttff::trials(plan.quick));
+        source.stop();
+        results.push(("console_ttff".into(), console?));
     }
     if plan.wants("SOAK") {
         let v = VARIANTS[0];
@@ -727,6 +754,8 @@ struct Server {
     http: SocketAddr,
     /// [`BENCH_ADMIN`]'s session token: never printed.
     token: String,
+    /// [`BENCH_ADMIN`]'s password (for a login form): never printed.
+    password: String,
 }
 
 /// How a benchmark's server is configured.
@@ -810,7 +839,12 @@ impl Server {
             thread::sleep(Duration::from_millis(50));
         }
         match login(http, &password) {
-            Ok(token) => Ok(Server { child, http, token }),
+            Ok(token) => Ok(Server {
+                child,
+                http,
+                token,
+                password,
+            }),
             Err(e) => {
                 terminate(&mut child, Duration::from_secs(5));
                 Err(e)
@@ -1528,6 +1562,7 @@ fn write_markdown(results: &Json, plan: &Plan) -> String {
             fmt(p.get("tasks").as_f64(), 3),
         ));
     }
+    md.push_str(&console_ttff::markdown(results.get("console_ttff")));
     let soak = results.get("soak");
     if soak != &Json::Null {
         let c = soak.at(&["client", "result"]);

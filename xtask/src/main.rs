@@ -8,8 +8,9 @@
 //!   no-default-features build needs no system library, and the whole suite with nextest.
 //!
 //! - `cargo xtask with-postgres -- CMD`: runs CMD with a PostgreSQL server for the tests.
-//! - `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]`: bounded benchmarks
-//!   on loopback (WHEP fan-out, time to first frame, idle cameras, soak) with the server
+//! - `cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK,CONSOLE] [--no-build]`: bounded
+//!   benchmarks on loopback (WHEP fan-out, time to first frame, idle cameras, soak, the
+//!   console's time to first frame in Chromium) with the server
 //!   and the load client pinned to one CPU each; writes `<target>/bench/results.json` and
 //!   `results.md` (see `bench.rs`).
 //!
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
                  cargo xtask test [--no-install] [-- NEXTEST_ARGS]\n  \
                  cargo xtask install   (system packages for the demo and the tests, and the Python test players)\n  \
                  cargo xtask with-postgres -- CMD ARGS   (run CMD with WATCHPOST_TEST_POSTGRES_URL set)\n  \
-                 cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK] [--no-build]   (benchmarks → target/bench/)\n  \
+                 cargo xtask bench [--quick] [--only W1,W3,IDLE,SOAK,CONSOLE] [--no-build]   (benchmarks → target/bench/)\n  \
                  cargo xtask openapi   (rewrite docs/openapi.json from the code)"
             );
             return ExitCode::from(2);
