@@ -1196,7 +1196,11 @@ async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value
 
 /// Runs `script` from tests/browser/ (headless Debian Chromium via playwright-core) on
 /// `url`; returns its RESULT line, after asserting that the script succeeded.
-pub(crate) async fn run_browser_script(script: &str, url: &str, flags: &[&str]) -> serde_json::Value {
+pub(crate) async fn run_browser_script(
+    script: &str,
+    url: &str,
+    flags: &[&str],
+) -> serde_json::Value {
     require(
         "chromium",
         Command::new("/usr/bin/chromium").arg("--version"),
