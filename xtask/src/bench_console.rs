@@ -419,7 +419,7 @@ pub(super) fn markdown(entry: &Json) -> String {
     for (key, _) in CASES {
         let p = entry.at(&["cases", key, "phases_p50_ms"]);
         md.push_str(&format!(
-            "\n{key}, p50 ms after Enter: WHEP OPTIONS answered {}, offer POSTed (ICE gathered) \
+            "\n{key}, p50 ms after Enter: WHEP OPTIONS answered {}, offer POSTed \
              {}, answer {}, new stream attached {}, connected (ICE + DTLS; upper bound) {}, \
              first frame {}.",
             f(p.get("options_answered")),

@@ -765,6 +765,20 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     eprintln!("console: {result}");
     assert_eq!(result["lang_default"], "zh-CN", "{result}");
     assert_eq!(result["csp_errors"], serde_json::json!([]), "{result}");
+    // Every tile's trickled candidates were taken (whep.ts logs any refusal).
+    assert_eq!(
+        result["trickle_warnings"],
+        serde_json::json!([]),
+        "{result}"
+    );
+    let patches = result["trickle_statuses"]
+        .as_array()
+        .expect("PATCH statuses");
+    assert!(
+        !patches.is_empty() && patches.iter().all(|s| s == 204),
+        "each session's candidates are trickled once, as candidates (204), never taken for \
+         an ICE restart (200): {result}"
+    );
     // The camera tree shows the site category's icon, named in Chinese.
     assert_eq!(
         result["category_icon"],
