@@ -35,14 +35,22 @@ async function until(page, what, check, index = 0) {
 const browser = await launchChromium();
 let code = 1;
 const cspErrors = [];
+// The console's WHEP client trickles its candidates after the offer (whep.ts): any
+// refusal of that PATCH is logged with this prefix.
+const trickleWarnings = [];
+const trickleStatuses = [];
 try {
   // A fresh context: no cookie; the console's own login form makes the session.
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   page.on('console', m => {
     console.error(`[page] ${m.text()}`);
     if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+    if (/WHEP trickle/.test(m.text())) trickleWarnings.push(m.text());
   });
   page.on('pageerror', e => console.error(`[page error] ${e}`));
+  page.on('response', r => {
+    if (r.request().method() === 'PATCH' && r.url().includes('/whep/sessions/')) trickleStatuses.push(r.status());
+  });
   await page.goto(url);
   await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
   const langDefault = await page.evaluate(() => document.documentElement.lang);
@@ -132,6 +140,7 @@ try {
   console.log('RESULT ' + JSON.stringify({
     lang_default: langDefault, login_title: loginTitle, category_icon: categoryIcon, steps,
     state_zh: stateZh, state_en: stateEn, lang_kept: kept, keys, palette, csp_errors: cspErrors,
+    trickle_warnings: trickleWarnings, trickle_statuses: trickleStatuses,
   }));
   code = 0;
 } catch (e) {

@@ -1,6 +1,7 @@
 // The WHEP client of the console: a TypeScript port of the server's /ui/whep.js (same
-// protocol behaviour: ICE servers from `OPTIONS` Link headers, the offer POSTed once ICE
-// gathering completes, ICE restart in place with a PATCH when the connection breaks).
+// protocol behaviour as far as ICE servers from `OPTIONS` Link headers and ICE restart in
+// place with a PATCH when the connection breaks go; unlike it, the offer is POSTed at once
+// and the candidates trickle after it, see [`trickleCandidates`]).
 // The session cookie authenticates the requests.
 
 const FRAG = 'application/trickle-ice-sdpfrag';
@@ -110,6 +111,41 @@ export function applyFragment(answer: string, fragment: string): string {
 }
 
 /**
+ * Sends the candidates the browser gathers after the offer went out, as one trickle-ICE
+ * fragment (RFC 8840, ending with `a=end-of-candidates`) once gathering completes: a
+ * `PATCH` of the session with the credentials of the offer and `If-Match` of the ICE
+ * session the offer started, so that it can never be mistaken for an ICE restart (a
+ * restart in between makes it stale: `412`, nothing to do). Failures are logged only: the
+ * browser's own checks connect without it; it lets the server check towards the browser
+ * too (a browser behind NAT whose first checks were lost).
+ */
+async function trickleCandidates(player: Player): Promise<void> {
+  const { pc } = player;
+  const offered = pc.localDescription?.sdp ?? '';
+  const etag = player.etag;
+  await waitGathering(pc);
+  if (player.closed || !player.session || !etag || player.iceRestarts > 0) return;
+  const now = pc.localDescription?.sdp ?? '';
+  const ufrag = (sdp: string) => sdp.split(/\r?\n/).find((l) => l.startsWith('a=ice-ufrag:'));
+  if (ufrag(now) !== ufrag(offered)) return; // restarted meanwhile
+  let fragment = iceFragment(now);
+  if (!fragment.includes('a=candidate:')) return;
+  if (!fragment.includes('a=end-of-candidates')) fragment += 'a=end-of-candidates\r\n';
+  try {
+    const r = await fetch(player.session, {
+      method: 'PATCH',
+      headers: { 'Content-Type': FRAG, 'If-Match': etag },
+      body: fragment,
+    });
+    if (r.status !== 204 && r.status !== 412 && r.status !== 404) {
+      console.warn(`WHEP trickle: ${r.status} ${await r.text().catch(() => '')}`);
+    }
+  } catch (e) {
+    console.warn(`WHEP trickle: ${String(e)}`);
+  }
+}
+
+/**
  * Plays `path` into `video`; `onState` is told the connection state (and `restarting ICE`,
  * `ended`). Throws a [`WhepError`] when WHEP answers an error.
  */
@@ -128,8 +164,12 @@ export async function whepPlay(
   };
   let res: Response;
   try {
+    // Trickle ICE: the offer goes out at once, without waiting for the browser to gather
+    // its candidates (about 150 ms even on loopback, most of a switch's time); the
+    // browser's checks to the server's candidates (the answer lists them all) connect,
+    // the server learning the browser's address from them, and the gathered candidates
+    // follow in one PATCH ([`trickleCandidates`]).
     await pc.setLocalDescription(await pc.createOffer());
-    await waitGathering(pc);
     res = await fetch('/whep/' + path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/sdp' },
@@ -198,6 +238,7 @@ export async function whepPlay(
     },
   };
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  void trickleCandidates(player);
 
   const restartLater = () => {
     if (player.closed || player.iceRestarts >= MAX_RESTARTS) {
