@@ -137,10 +137,25 @@ try {
   };
   await page.screenshot({ path: screenshot.replace(/\.png$/, '-keys.png') });
 
+  // The side column's panels fold to their heading (kept by this browser across a reload).
+  await page.click('[data-fold-toggle=duty]');
+  const foldedHeight = await page.evaluate(() =>
+    document.querySelector('[data-fold=duty]').getBoundingClientRect().height);
+  const foldedNow = await page.getAttribute('[data-fold=duty]', 'data-closed');
+  await page.reload();
+  await page.waitForSelector('[data-fold=duty]', { timeout: timeoutMs });
+  const fold = {
+    closed: foldedNow, height: foldedHeight,
+    after_reload: await page.getAttribute('[data-fold=duty]', 'data-closed'),
+    others_after_reload: await page.getAttribute('[data-fold=incidents]', 'data-closed'),
+  };
+  await page.click('[data-fold-toggle=duty]');
+  fold.unfolded = await page.getAttribute('[data-fold=duty]', 'data-closed');
+
   console.log('RESULT ' + JSON.stringify({
     lang_default: langDefault, login_title: loginTitle, category_icon: categoryIcon, steps,
     state_zh: stateZh, state_en: stateEn, lang_kept: kept, keys, palette, csp_errors: cspErrors,
-    trickle_warnings: trickleWarnings, trickle_statuses: trickleStatuses,
+    trickle_warnings: trickleWarnings, trickle_statuses: trickleStatuses, fold,
   }));
   code = 0;
 } catch (e) {

@@ -779,6 +779,13 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
         "each session's candidates are trickled once, as candidates (204), never taken for \
          an ICE restart (200): {result}"
     );
+    // A side panel folds to its heading line and stays folded across a reload.
+    let fold = &result["fold"];
+    assert_eq!(fold["closed"], "true", "{result}");
+    assert!(fold["height"].as_f64().unwrap() <= 40.0, "{result}");
+    assert_eq!(fold["after_reload"], "true", "{result}");
+    assert_eq!(fold["others_after_reload"], "false", "{result}");
+    assert_eq!(fold["unfolded"], "false", "{result}");
     // The camera tree shows the site category's icon, named in Chinese.
     assert_eq!(
         result["category_icon"],

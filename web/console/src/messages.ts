@@ -184,6 +184,8 @@ const zhCN = {
   'tiles.ptz.zoomOut': '缩小（按住）',
   'tiles.ptz.stop': '停止',
   // ── panels (zh-CN) ──
+  'panels.collapse': '收起此面板',
+  'panels.expand': '展开此面板',
   'panels.favourites': '收藏',
   'panels.favouritesOnly': '只看收藏',
   'panels.noFavourites': '点击摄像机旁的 ☆ 收藏',
@@ -430,6 +432,8 @@ const en: Record<MessageKey, string> = {
   'tiles.ptz.zoomOut': 'Zoom out (hold)',
   'tiles.ptz.stop': 'Stop',
   // ── panels (en) ──
+  'panels.collapse': 'Fold this panel',
+  'panels.expand': 'Unfold this panel',
   'panels.favourites': 'Favourites',
   'panels.favouritesOnly': 'Favourites only',
   'panels.noFavourites': 'Star a camera (☆) to add it here',
