@@ -258,6 +258,25 @@ impl Devices {
         self.inner.board.get(id)
     }
 
+    /// Whether camera `id` can be steered (ONVIF PTZ), as far as is known without asking
+    /// it: `Some(false)` for a camera without an ONVIF endpoint (or not attached),
+    /// `Some(true|false)` once its ONVIF services were learned (by its stream sources, a
+    /// PTZ or snapshot request, or health), `None` while they were not (a client that
+    /// needs to know asks, e.g. with a PTZ `presets` command).
+    pub fn ptz_known(&self, id: &str) -> Option<bool> {
+        let onvif = self
+            .inner
+            .onvif
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        match onvif {
+            None => Some(false),
+            Some(camera) => camera.cached().map(|learned| learned.has_ptz()),
+        }
+    }
+
     fn now_ms(&self) -> i64 {
         health::unix_ms(self.inner.clock.now())
     }

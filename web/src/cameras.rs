@@ -150,6 +150,10 @@ pub(crate) struct CameraView {
     health: Option<CameraHealth>,
     /// Hub paths (`cam/<id>/main`, `cam/<id>/sub`) for an enabled camera.
     paths: Vec<String>,
+    /// Whether the camera can be steered (ONVIF PTZ): `false` without an ONVIF endpoint or
+    /// when disabled, `true`/`false` once its ONVIF services are known, `null` while they
+    /// are not yet (ask with the PTZ `presets` command).
+    ptz: Option<bool>,
 }
 
 /// One page of cameras.
@@ -184,10 +188,16 @@ fn view(devices: &Devices, camera: Camera) -> CameraView {
     } else {
         Vec::new()
     };
+    let ptz = if camera.enabled {
+        devices.ptz_known(camera.id.as_str())
+    } else {
+        Some(false)
+    };
     CameraView {
         health: devices.health(camera.id.as_str()),
         camera,
         paths,
+        ptz,
     }
 }
 

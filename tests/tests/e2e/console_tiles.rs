@@ -348,5 +348,9 @@ async fn console_tiles_show_stats_switch_latency_zoom_snapshot_pause_and_steer_p
     // A viewer's role may not PTZ: the same camera plays without a panel.
     assert_eq!(r["viewer"]["dome_state"], "playing", "{r}");
     assert_eq!(r["viewer"]["ptz_panels"], 0, "{r}");
+    // The camera answers say which cameras steer: the dome (its ONVIF services learned by
+    // now), not the RTSP-only gate.
+    assert_eq!(get_json(addr, "/api/v1/cameras/dome").await["ptz"], true);
+    assert_eq!(get_json(addr, "/api/v1/cameras/gate").await["ptz"], false);
     server.stop().await;
 }

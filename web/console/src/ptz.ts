@@ -6,8 +6,11 @@ import { api, me, Unauthorized, type Camera } from './api';
 /** Roles whose `Role::may(Action::Ptz)` holds (command/src/access/model.rs). */
 const PTZ_ROLES = ['operator', 'commander', 'admin'];
 
-/** A camera as the API sends it, with its ONVIF endpoint (PTZ needs one). */
-export type OnvifCamera = Camera & { onvif_url?: string | null };
+/**
+ * A camera as the API sends it, with its ONVIF endpoint (PTZ needs one) and `ptz`: whether
+ * it can be steered, `null` while the server has not learned its ONVIF services yet.
+ */
+export type OnvifCamera = Camera & { onvif_url?: string | null; ptz?: boolean | null };
 
 /** A stored preset: its token for `goto_preset` and its display name. */
 export interface Preset {
