@@ -63,9 +63,13 @@ try {
   const layout = await page.getAttribute('.grid', 'data-layout');
   await page.screenshot({ path: screenshot });
   const textAfter = await page.evaluate(() => document.body.innerText);
+  const clockOverdue = await page.$eval(`${incidentButton} [data-test=clock]`, e => e.classList.contains('overdue'));
+  await page.selectOption('select[data-test=lang]', 'en');
+  const clockEn = await page.textContent(`${incidentButton} [data-test=clock]`);
 
   console.log('RESULT ' + JSON.stringify({
-    cameras, incidents, incident_buttons: incidentButtons, clock, text, text_after: textAfter,
+    cameras, incidents, incident_buttons: incidentButtons, clock, clock_overdue: clockOverdue,
+    clock_en: clockEn, text, text_after: textAfter,
     layout, tiles, ms: Date.now() - started, csp_errors: cspErrors,
   }));
   code = 0;

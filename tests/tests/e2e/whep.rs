@@ -862,8 +862,16 @@ async fn the_console_shows_a_district_operator_its_cameras_and_incidents_and_pla
             "category": "gas_station", "division": {"district": district},
             "position": {"lon": lon, "lat": lat}, "main_url": server.camera_url});
         post("/api/v1/cameras", camera).await.unwrap();
+        // Chaoyang's happened two hours ago: its first report (an hour after) is overdue.
+        let occurred_at = (district == "Chaoyang").then(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            i64::try_from(now.as_millis()).unwrap() - 2 * 3_600_000
+        });
         let incident = serde_json::json!({"title": format!("{district} fire"),
-            "incident_type": "fire", "location": {"address": "x", "district": district,
+            "incident_type": "fire", "occurred_at": occurred_at,
+            "location": {"address": "x", "district": district,
             "position": {"lon": lon, "lat": lat}}});
         let answer = post("/api/v1/incidents", incident).await.unwrap();
         incidents.push(answer["id"].as_str().expect("an incident id").to_owned());
@@ -928,6 +936,15 @@ async fn the_console_shows_a_district_operator_its_cameras_and_incidents_and_pla
             assert!(!text.contains(hidden), "{hidden} shown: {text}");
         }
     }
+    // The overdue report: red, in Chinese, and in English after the switch.
+    assert_eq!(result["clock_overdue"], true, "{result}");
+    let clock = result["clock"].as_str().unwrap();
+    assert!(clock.contains("已超时"), "{result}");
+    let clock_en = result["clock_en"].as_str().unwrap();
+    assert!(
+        clock_en.starts_with("report to ") && clock_en.contains(" overdue by "),
+        "{result}"
+    );
     // One camera: layout 1, the main stream, playing.
     assert_eq!(result["layout"], "1", "{result}");
     let tile = &result["tiles"][0];
