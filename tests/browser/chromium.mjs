@@ -33,3 +33,22 @@ export async function sessionPage(browser, url) {
   }
   return context.newPage();
 }
+
+// Echoes `page`'s console (prefixed with `label`) and errors to stderr, for the test's
+// log, and collects Content-Security-Policy violations into `cspErrors` (the console's
+// pages must raise none).
+export function watchPage(page, cspErrors, label = 'page') {
+  page.on('console', m => {
+    console.error(`[${label}] ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+  });
+  page.on('pageerror', e => console.error(`[${label} error] ${e}`));
+}
+
+// Logs in through the console's form (the page shows it at /console without a session).
+export async function loginThroughForm(page, username, password, timeoutMs) {
+  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('form[data-test=login] button[type=submit]');
+}

@@ -7,7 +7,7 @@
 //
 // Usage: node console_district.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID
 //        INCIDENT_ID SCREENSHOT
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, watchPage, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, camera, incident, screenshot] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 60000);
@@ -32,16 +32,9 @@ let code = 1;
 const cspErrors = [];
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  page.on('console', m => {
-    console.error(`[page] ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', e => console.error(`[page error] ${e}`));
+  watchPage(page, cspErrors);
   await page.goto(url);
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   await page.waitForSelector(`button[data-camera="${camera}"]`, { timeout: timeoutMs });
   const incidentButton = `button[data-incident="${incident}"]`;
   await page.waitForSelector(incidentButton, { timeout: timeoutMs });

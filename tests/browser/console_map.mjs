@@ -10,7 +10,7 @@
 //
 // Usage: node console_map.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID INCIDENT_ID
 //        SCREENSHOT
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, watchPage, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, camera, incident, screenshot] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 60000);
@@ -41,21 +41,14 @@ let code = 1;
 const cspErrors = [];
 try {
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 850 } })).newPage();
-  page.on('console', m => {
-    console.error(`[page] ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', e => console.error(`[page error] ${e}`));
+  watchPage(page, cspErrors);
   const outside = [];
   page.on('request', r => {
     const u = new URL(r.url());
     if (u.host !== new URL(url).host && !u.protocol.startsWith('data')) outside.push(r.url());
   });
   await page.goto(url);
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   await page.waitForSelector(`button[data-camera="${camera}"]`, { timeout: timeoutMs });
 
   await page.click('[data-test=map-toggle]');

@@ -10,7 +10,7 @@
 //   RESULT {"lang_default": .., "steps": {"1": {path, state, frames}, ...}, "csp_errors": [..], ...}
 //
 // Usage: node console_play.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID SCREENSHOT
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, camera, screenshot] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 60000);
@@ -55,9 +55,7 @@ try {
   await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
   const langDefault = await page.evaluate(() => document.documentElement.lang);
   const loginTitle = await page.textContent('form[data-test=login] h2');
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   const cameraButton = `button[data-camera="${camera}"]`;
   await page.waitForSelector(cameraButton, { timeout: timeoutMs });
   // The tree row's category icon, and its accessible name in the current language.

@@ -14,7 +14,7 @@
 //
 // Usage: node console_settings.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID
 //        UNIT_ID CENTRE_ID SCREENSHOT
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, watchPage, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, camera, unit, centre, screenshot] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 60000);
@@ -36,17 +36,11 @@ const cspErrors = [];
 async function loggedIn() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  page.on('console', m => {
-    console.error(`[page] ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', e => console.error(`[page error] ${e}`));
+  watchPage(page, cspErrors);
   await page.goto(url);
   await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
   const cacheBefore = await page.evaluate(() => localStorage.getItem('watchpost.console.settings'));
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   await page.waitForSelector(`button[data-camera="${camera}"]`, { timeout: timeoutMs });
   await until('the settings from the server', () =>
     page.evaluate(() => window.consoleSettings && window.consoleSettings.source === 'server'));

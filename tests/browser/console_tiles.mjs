@@ -22,7 +22,7 @@
 //
 // Usage: node console_tiles.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD GATE DOME PRESET_NAME SCREENSHOT VIEWER VIEWER_PASSWORD
 import { readFileSync } from 'node:fs';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, watchPage, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, gate, dome, presetName, screenshot, viewer, viewerPassword] =
   process.argv.slice(2);
@@ -87,16 +87,9 @@ const result = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
-  page.on('console', m => {
-    console.error(`[page] ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', e => console.error(`[page error] ${e}`));
+  watchPage(page, cspErrors);
   await page.goto(url);
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   await page.waitForSelector(`button[data-camera="${gate}"]`, { timeout: timeoutMs });
   await page.waitForSelector(`button[data-camera="${dome}"]`, { timeout: timeoutMs });
   await page.selectOption('select[data-test=lang]', 'en');
@@ -301,10 +294,7 @@ try {
 
   // ── A viewer: DOME on tile 3 plays, without a PTZ panel. ──
   await page.click('[data-test=logout]');
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', viewer);
-  await page.fill('input[name=password]', viewerPassword);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, viewer, viewerPassword, timeoutMs);
   await page.waitForSelector(`button[data-camera="${dome}"]`, { timeout: timeoutMs });
   await page.click('button[data-layout="4"]');
   await page.click(`button[data-camera="${dome}"]`);

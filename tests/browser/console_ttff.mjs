@@ -34,7 +34,7 @@
 //   PLAN_JSON: {"username": .., "warm_tile": id, "others": [id, id], "warm": [id, ..],
 //               "cold": [id, ..], "trials": n}
 //   The password comes from $WATCHPOST_PASSWORD (never the command line).
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, planArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg || 60000);
@@ -226,10 +226,7 @@ try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   page.on('pageerror', e => console.error(`[page error] ${e}`));
   await page.goto(url);
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', plan.username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, plan.username, password, timeoutMs);
 
   // The numbers the tree shows (tree order).
   const all = [plan.warm_tile, ...plan.others, ...plan.warm, ...plan.cold];

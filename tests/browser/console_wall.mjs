@@ -23,7 +23,7 @@
 //
 // Usage: node console_wall.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD MONITOR_URL
 //        CAMERA_A CAMERA_B INCIDENT_ID ARTIFACTS_DIR VIEWER VIEWER_PASSWORD
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, watchPage, loginThroughForm } from './chromium.mjs';
 
 const [url, timeoutArg, username, password, monitorUrl, camA, camB, incident, artifacts,
   viewer, viewerPassword] = process.argv.slice(2);
@@ -81,16 +81,9 @@ const result = { csp_errors: cspErrors };
 try {
   // The console: a fresh context, logged in through its own form.
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-  page.on('console', m => {
-    console.error(`[console] ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', e => console.error(`[console error] ${e}`));
+  watchPage(page, cspErrors, 'console');
   await page.goto(url);
-  await page.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(page, username, password, timeoutMs);
   await page.waitForSelector(`button[data-camera="${camA}"]`, { timeout: timeoutMs });
   await page.waitForSelector('[data-test=monitor-view]', { timeout: timeoutMs });
   result.panel_initial = await panel(page);
@@ -245,10 +238,7 @@ try {
   const look = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
   look.on('pageerror', e => console.error(`[viewer error] ${e}`));
   await look.goto(url);
-  await look.waitForSelector('form[data-test=login]', { timeout: timeoutMs });
-  await look.fill('input[name=username]', viewer);
-  await look.fill('input[name=password]', viewerPassword);
-  await look.click('form[data-test=login] button[type=submit]');
+  await loginThroughForm(look, viewer, viewerPassword, timeoutMs);
   await look.waitForSelector('[data-test=monitor-view]', { timeout: timeoutMs });
   await look.waitForSelector(`[data-incident="${incident}"]`, { timeout: timeoutMs });
   await look.waitForSelector(sceneB, { timeout: timeoutMs });

@@ -5,9 +5,7 @@
 //! nothing is requested from outside the server, and clicking the camera's marker plays it
 //! on the focused tile (frames decoded). Screenshot: `<target>/test-artifacts/console-map.png`.
 
-use std::path::Path;
-
-use crate::whep::{ADMIN_PASSWORD, http, run_browser_script, start};
+use crate::whep::{ADMIN_PASSWORD, artifacts_dir, http, run_browser_script, start};
 
 /// The camera: Chaoyang (WGS-84 degrees).
 const CAMERA: (f64, f64) = (116.4600, 39.9200);
@@ -40,11 +38,7 @@ async fn the_console_map_shows_cameras_and_incidents_where_they_are_and_plays_a_
         .expect("the incident's grade")
         .to_owned();
 
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let screenshot = artifacts.join("console-map.png");
     let result = run_browser_script(
         "console_map.mjs",

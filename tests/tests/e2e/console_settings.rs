@@ -7,11 +7,9 @@
 //! centre made here and the incidents opened before and while it runs. Screenshot:
 //! `<target>/test-artifacts/console-settings.png`.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
-use crate::whep::{ADMIN_PASSWORD, get_json, http, run_browser_script, start};
+use crate::whep::{ADMIN_PASSWORD, artifacts_dir, get_json, http, run_browser_script, start};
 
 async fn post(addr: std::net::SocketAddr, path: &str, body: Value) -> Value {
     let target = path.to_owned();
@@ -79,11 +77,7 @@ async fn console_settings_follow_the_operator_and_the_duty_panel_shows_the_juris
     let etag = headers.iter().find(|(name, _)| name == "etag");
     assert_eq!(etag.map(|(_, v)| v.as_str()), Some("\"1\""), "{headers:?}");
 
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let screenshot = artifacts.join("console-settings.png");
     let result = run_browser_script(
         "console_settings.mjs",

@@ -6,12 +6,10 @@
 //! position and the audit log), and absent for a viewer. Screenshot:
 //! `<target>/test-artifacts/console-tiles.png`.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 use watchpost_fixtures::sim::{Simulator, test_camera};
 
-use crate::whep::{ADMIN_PASSWORD, get_json, http, run_browser_script, start};
+use crate::whep::{ADMIN_PASSWORD, artifacts_dir, get_json, http, run_browser_script, start};
 
 /// A viewer (may watch, may not PTZ) the script logs in last.
 const VIEWER: &str = "e2e-viewer";
@@ -113,11 +111,7 @@ async fn console_tiles_show_stats_switch_latency_zoom_snapshot_pause_and_steer_p
         .unwrap()
         .as_millis();
 
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let screenshot = artifacts.join("console-tiles.png");
     let r = run_browser_script(
         "console_tiles.mjs",

@@ -4,12 +4,10 @@
 //! stream. Asserted from the browser script's RESULT (tests/browser/console_wall.mjs) and
 //! the audit log.
 
-use std::path::Path;
-
 use serde_json::json;
 use watchpost_command::access::{AuditContext, Jurisdiction, NewUser, Password, Role};
 
-use crate::whep::{ADMIN_PASSWORD, get_json, http, run_browser_script, start};
+use crate::whep::{ADMIN_PASSWORD, artifacts_dir, get_json, http, run_browser_script, start};
 
 /// Camera A ("gate") and camera B ("yard"): both the simulated camera's main and sub
 /// streams, as two inventory cameras ~15 km apart; an open incident at camera B; a wall
@@ -104,11 +102,7 @@ async fn the_console_pushes_scenes_tours_and_incidents_to_a_monitor_that_follows
         )
         .await
         .expect("the viewer is added");
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let monitor_url = format!("http://{addr}/wall/hall/m1#token={kiosk}");
     let result = run_browser_script(
         "console_wall.mjs",

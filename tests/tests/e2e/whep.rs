@@ -745,11 +745,7 @@ async fn the_console_logs_in_plays_a_camera_on_a_tile_across_layouts_and_maximis
     .await
     .unwrap();
     assert_eq!(status, 201, "{body}");
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let screenshot = artifacts.join("console.png");
     let result = run_browser_script(
         "console_play.mjs",
@@ -894,11 +890,7 @@ async fn the_console_shows_a_district_operator_its_cameras_and_incidents_and_pla
         )
         .await
         .expect("the district operator is added");
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let screenshot = artifacts.join("console-district.png");
     let result = run_browser_script(
         "console_district.mjs",
@@ -1230,6 +1222,17 @@ async fn an_index_tile_plays_again_after_its_session_ends() {
 async fn play_in_chromium(http: SocketAddr, flags: &[&str]) -> serde_json::Value {
     let url = format!("http://{http}/play/cam/main");
     run_browser_script("whep_play.mjs", &url, flags).await
+}
+
+/// `<target>/test-artifacts/` (made when missing): where browser tests keep their
+/// screenshots.
+pub(crate) fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Runs `script` from tests/browser/ (headless Debian Chromium via playwright-core) on
