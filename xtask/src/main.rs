@@ -228,7 +228,32 @@ fn test(args: &[String]) -> Result {
     }
     let result = run(&mut nextest);
     drop(pg);
+    report_artifacts();
     result
+}
+
+/// Says where the browser tests' screenshots (console, monitor pages, map) were kept:
+/// `<target>/test-artifacts/`, each file with its size, so a CI log names them.
+fn report_artifacts() {
+    let dir = target_dir().join("test-artifacts");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<(String, u64)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let size = e.metadata().ok()?.len();
+            Some((e.file_name().to_string_lossy().into_owned(), size))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return;
+    }
+    eprintln!("xtask: test artifacts in {}:", dir.display());
+    for (name, size) in files {
+        eprintln!("xtask:   {name} ({} KiB)", size.div_ceil(1024));
+    }
 }
 
 /// `cargo build --no-default-features` must need nothing beyond the Rust toolchain: no
