@@ -258,6 +258,21 @@ try {
     enabled_monitor_tiles: await count('[data-monitor-tile]:not([disabled])'),
     palette_items: await look.$$eval('[data-palette]', bs => bs.map(b => b.dataset.palette)),
   };
+
+  // 9. A grid no saved scene equals (tile 3, then camera A), pushed whole: the monitor
+  // shows it in one step (`show_grid`) and no scene is saved for it.
+  await page.click('.tile[data-index="3"]');
+  await page.click(`button[data-camera="${camA}"]`);
+  await until('console tile 3 to play camera A', () => consoleTiles(page), ts =>
+    ts.length === 4 && ts[3].camera === camA && ts[3].state === 'playing');
+  const pathsGrid = [`cam/${camA}/sub`, `cam/${camB}/sub`, null, `cam/${camA}/sub`];
+  at = Date.now();
+  await page.click('[data-test=push-grid]');
+  m = await until('the monitor to show the unsaved grid', () => monitor(wall), x => shows(x, pathsGrid));
+  result.push_unsaved = {
+    follow_ms: Date.now() - at, tiles: m.tiles, shown: m.shown,
+    scene_count: await page.$$eval('li[data-scene]', ls => ls.length),
+  };
   code = 0;
 } catch (e) {
   console.error(String(e && e.stack || e));

@@ -9,7 +9,8 @@
 //!   hub paths of its tiles) and, during a tour, where the tour is.
 //! - `POST /walls/{wall}/monitors/{monitor}/commands` (`push_to_wall`, `If-Match`
 //!   optional): a [`MonitorCommand`]. `show_camera` needs the caller to see the camera,
-//!   `apply_scene` and the tour commands the scene or tour; for `show_incident` the client
+//!   `show_grid` every camera of the grid, `apply_scene` and the tour commands the scene or
+//!   tour; for `show_incident` the client
 //!   sends only `incident_id` and the server fills `cameras` (the incident's enterprise's
 //!   cameras, then those within 1000 m, as the caller sees them). Audited `wall_pushed`.
 //! - `GET /walls/{wall}/events`: the wall's monitor changes as server-sent events (`id:` the
@@ -64,8 +65,8 @@ use watchpost_command::cameras::DEFAULT_RADIUS_M;
 use watchpost_command::domain::IncidentId;
 use watchpost_command::walls::{
     CameraId, Monitor, MonitorCommand, MonitorId, Scene, SceneId, SceneInput, Source, TileContent,
-    TileStream, Tour, TourClock, TourId, TourInput, TourStep, UnixMs, View, Wall, WallError,
-    WallEvent, WallId, WallInput, WallScope, WallStore,
+    TileInput, TileStream, Tour, TourClock, TourId, TourInput, TourStep, UnixMs, View, Wall,
+    WallError, WallEvent, WallId, WallInput, WallScope, WallStore,
 };
 
 use crate::auth::{Caller, access, now_ms};
@@ -554,6 +555,26 @@ async fn monitor_command(
                         ApiError::Unavailable("the devices service is not running".into())
                     })?;
                     crate::cameras::visible(devices, &caller, Action::View, camera_id).await?;
+                }
+                MonitorCommand::ShowGrid { tiles, .. } => {
+                    // Every camera of the grid must be one the caller sees (ids of the
+                    // wrong form are left to the command's own checks: a 422 naming them).
+                    let devices = state.devices.as_ref().ok_or_else(|| {
+                        ApiError::Unavailable("the devices service is not running".into())
+                    })?;
+                    for tile in tiles {
+                        if let TileInput::Camera { camera_id, .. } = tile
+                            && CameraId::parse(camera_id.trim()).is_ok()
+                        {
+                            crate::cameras::visible(
+                                devices,
+                                &caller,
+                                Action::View,
+                                camera_id.trim(),
+                            )
+                            .await?;
+                        }
+                    }
                 }
                 MonitorCommand::ApplyScene { scene_id } => {
                     let scene = walls.scene(scene_id).await?;

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::layout::{Layout, LayoutSpec};
-use super::model::{CameraId, Check, Scene, SceneId, Tour, TourId};
+use super::model::{CameraId, Check, Scene, SceneId, TileInput, Tour, TourId, check_tiles};
 use super::{Entity, WallError};
 use crate::domain::{FieldError, IncidentId, UnixMs};
 
@@ -346,6 +346,16 @@ pub enum MonitorCommand {
         /// A named layout (`4`) or a grid.
         layout: LayoutSpec,
     },
+    /// Shows a whole grid in one step: a layout and its tiles' contents (at most one per
+    /// tile, missing ones empty) — what an operator's console grid is pushed as, without
+    /// saving a scene.
+    ShowGrid {
+        /// A named layout (`4`) or a grid.
+        layout: LayoutSpec,
+        /// The contents, tile by tile.
+        #[serde(default)]
+        tiles: Vec<TileInput>,
+    },
     /// Shows a scene: its layout and contents (a copy: later changes to the scene do not
     /// reach the monitor until it is applied again).
     ApplyScene {
@@ -393,6 +403,7 @@ impl MonitorCommand {
             MonitorCommand::ShowCamera { .. } => "show_camera",
             MonitorCommand::ClearTile { .. } => "clear_tile",
             MonitorCommand::SetLayout { .. } => "set_layout",
+            MonitorCommand::ShowGrid { .. } => "show_grid",
             MonitorCommand::ApplyScene { .. } => "apply_scene",
             MonitorCommand::ShowIncident { .. } => "show_incident",
             MonitorCommand::Restore => "restore",
@@ -545,6 +556,19 @@ pub fn apply(
             let tiles = (0..layout.len())
                 .map(|i| current.tiles().get(i).cloned().unwrap_or_default())
                 .collect();
+            Ok(keep_history(View {
+                layout,
+                tiles,
+                source: Source::Manual,
+            }))
+        }
+        MonitorCommand::ShowGrid { layout, tiles } => {
+            let mut check = Check::default();
+            let layout = Layout::check(layout, "layout")
+                .map_err(|errors| check.errors.extend(errors))
+                .ok();
+            let tiles = check_tiles(&mut check, "tiles", tiles, layout.as_ref());
+            let layout = check.finish(layout).map_err(invalid)?;
             Ok(keep_history(View {
                 layout,
                 tiles,
@@ -792,6 +816,56 @@ mod tests {
         assert_eq!(cleared.source(), &Source::Manual);
         // The same camera again changes nothing.
         assert_eq!(run(&s, show(3, "oil-02")).unwrap(), s);
+    }
+
+    #[test]
+    fn a_grid_is_shown_in_one_step_and_checked_whole() {
+        let s = run(&MonitorState::initial(), show(0, "gas-01")).unwrap();
+        let tiles = vec![
+            TileInput::Empty,
+            TileInput::Camera {
+                camera_id: "oil-02".into(),
+                profile: Profile::Auto,
+            },
+        ];
+        let grid = run(
+            &s,
+            MonitorCommand::ShowGrid {
+                layout: LayoutSpec::Named(4),
+                tiles: tiles.clone(),
+            },
+        )
+        .unwrap();
+        // Missing tiles are empty; the grid is the operator's own (manual) view.
+        assert_eq!(
+            grid.tiles(),
+            [
+                TileContent::Empty,
+                TileContent::camera(cam("oil-02")),
+                TileContent::Empty,
+                TileContent::Empty
+            ]
+        );
+        assert_eq!(grid.source(), &Source::Manual);
+        assert_eq!(grid.layout().len(), 4);
+        // Every problem at once, nothing applied: more contents than tiles, a bad id.
+        let bad = MonitorCommand::ShowGrid {
+            layout: LayoutSpec::Named(1),
+            tiles: vec![
+                TileInput::Camera {
+                    camera_id: "Gas 01".into(),
+                    profile: Profile::Auto,
+                },
+                TileInput::Empty,
+            ],
+        };
+        let err = run(&s, bad).unwrap_err();
+        let fields: Vec<&str> = err
+            .field_errors()
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(fields, ["tiles", "tiles[0].camera_id"], "{err}");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub enum WallEventKind {
     ClearTile,
     /// `set_layout`.
     SetLayout,
+    /// `show_grid`.
+    ShowGrid,
     /// `apply_scene`.
     ApplyScene,
     /// `show_incident`.
@@ -84,10 +86,11 @@ pub enum WallEventKind {
 
 impl WallEventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [WallEventKind; 11] = [
+    pub const ALL: [WallEventKind; 12] = [
         WallEventKind::ShowCamera,
         WallEventKind::ClearTile,
         WallEventKind::SetLayout,
+        WallEventKind::ShowGrid,
         WallEventKind::ApplyScene,
         WallEventKind::ShowIncident,
         WallEventKind::Restore,
@@ -104,6 +107,7 @@ impl WallEventKind {
             WallEventKind::ShowCamera => "show_camera",
             WallEventKind::ClearTile => "clear_tile",
             WallEventKind::SetLayout => "set_layout",
+            WallEventKind::ShowGrid => "show_grid",
             WallEventKind::ApplyScene => "apply_scene",
             WallEventKind::ShowIncident => "show_incident",
             WallEventKind::Restore => "restore",
@@ -121,6 +125,7 @@ impl WallEventKind {
             MonitorCommand::ShowCamera { .. } => WallEventKind::ShowCamera,
             MonitorCommand::ClearTile { .. } => WallEventKind::ClearTile,
             MonitorCommand::SetLayout { .. } => WallEventKind::SetLayout,
+            MonitorCommand::ShowGrid { .. } => WallEventKind::ShowGrid,
             MonitorCommand::ApplyScene { .. } => WallEventKind::ApplyScene,
             MonitorCommand::ShowIncident { .. } => WallEventKind::ShowIncident,
             MonitorCommand::Restore => WallEventKind::Restore,

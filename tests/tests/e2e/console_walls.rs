@@ -229,9 +229,27 @@ async fn the_console_pushes_scenes_tours_and_incidents_to_a_monitor_that_follows
         "{result}"
     );
 
+    // 9. A grid no scene equals, pushed whole: shown in one step, decoded, no scene saved.
+    let unsaved = &result["push_unsaved"];
+    assert_eq!(
+        unsaved["tiles"],
+        json!(["cam/gate/sub", "cam/yard/sub", null, "cam/gate/sub"]),
+        "{result}"
+    );
+    decoded(unsaved, &["gate", "gate", "yard"]);
+    assert_eq!(unsaved["scene_count"], 2, "{result}");
+    assert!(unsaved["follow_ms"].as_u64().unwrap() < 20_000, "{result}");
+
     // The server's view agrees, and every push is audited.
     let view = get_json(addr, "/api/v1/walls/hall/monitors/m1").await;
-    assert_eq!(view["streams"][0]["camera_id"], "yard", "{view}");
+    assert_eq!(view["state"]["source"]["kind"], "manual", "{view}");
+    let cameras: Vec<&str> = view["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["camera_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(cameras, ["gate", "yard", "gate"], "{view}");
     let audit = get_json(
         addr,
         "/api/v1/audit?action=wall_pushed&actor=e2e-admin&limit=100",
@@ -256,7 +274,8 @@ async fn the_console_pushes_scenes_tours_and_incidents_to_a_monitor_that_follows
             "stop_tour",
             "show_incident",
             "restore",
-            "show_camera"
+            "show_camera",
+            "show_grid"
         ],
         "{audit}"
     );

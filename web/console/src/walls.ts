@@ -164,6 +164,7 @@ export type MonitorCommand =
   | { command: 'show_camera'; tile: number; camera_id: string; profile?: Profile }
   | { command: 'clear_tile'; tile: number }
   | { command: 'set_layout'; layout: number | GridLayout }
+  | { command: 'show_grid'; layout: number | GridLayout; tiles: TileContent[] }
   | { command: 'apply_scene'; scene_id: string }
   | { command: 'show_incident'; incident_id: string }
   | { command: 'restore' }

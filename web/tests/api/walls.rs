@@ -393,6 +393,53 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A whole grid in one step (the console's grid): its own cameras, yes; one Fengtai
+    // camera among them, no — and the monitor keeps what it showed.
+    let grid = |third: &str| {
+        json!({"command": "show_grid", "layout": 4, "tiles": [
+            {"kind": "camera", "camera_id": "gate-a"}, {"kind": "empty"},
+            {"kind": "camera", "camera_id": third, "profile": "main"}]})
+    };
+    let (status, body) = as_token(
+        &state,
+        &op,
+        "POST",
+        "/api/v1/walls/hall-a/monitors/2/commands",
+        grid("yard-a"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let shown_grid = parse(&body);
+    assert_eq!(
+        shown_grid["state"]["layout"]["tiles"]
+            .as_array()
+            .map(Vec::len),
+        Some(4),
+        "{body}"
+    );
+    let cameras: Vec<&str> = shown_grid["state"]["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["camera_id"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(cameras, ["gate-a", "-", "yard-a", "-"], "{body}");
+    let (status, body) = as_token(
+        &state,
+        &op,
+        "POST",
+        "/api/v1/walls/hall-a/monitors/2/commands",
+        grid("cam-b"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, body) = get(&state, "/api/v1/walls/hall-a/monitors/2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        parse(&body)["state"]["tiles"],
+        shown_grid["state"]["tiles"],
+        "{body}"
+    );
 
     // The pushes are in the audit log.
     let (status, _, body) = get(&state, "/api/v1/audit?action=wall_pushed").await;
