@@ -253,7 +253,7 @@ try {
       '[data-test=push-focused]', '[data-test=push-grid]', '[data-test=stop-tour]',
       '[data-test=wall-restore]', 'form[data-test=save-scene]', '[data-test=scene-apply]',
       '[data-test=tour-pick]', '[data-test=tour-start]', 'form[data-test=new-tour]',
-      '[data-incident-monitor]', '[data-test=incident-restore]',
+      '[data-incident-monitor]', '[data-test=incident-restore]', '[data-test=kiosk-link]',
     ].join(', ')),
     enabled_monitor_tiles: await count('[data-monitor-tile]:not([disabled])'),
     palette_items: await look.$$eval('[data-palette]', bs => bs.map(b => b.dataset.palette)),
@@ -272,6 +272,20 @@ try {
   result.push_unsaved = {
     follow_ms: Date.now() - at, tiles: m.tiles, shown: m.shown,
     scene_count: await page.$$eval('li[data-scene]', ls => ls.length),
+  };
+
+  // 10. A monitor page link made in the panel (a fresh kiosk token) plays the monitor in a
+  // browser that has no session at all.
+  await page.click('[data-test=kiosk-link]');
+  await page.waitForSelector('[data-test=kiosk-url]', { timeout: timeoutMs });
+  const kioskUrl = await page.inputValue('[data-test=kiosk-url]');
+  const linked = await (await browser.newContext({ viewport: { width: 960, height: 540 } })).newPage();
+  linked.on('console', m => console.error(`[linked monitor] ${m.text()}`));
+  await linked.goto(kioskUrl);
+  m = await until('the linked monitor page to play', () => monitor(linked), x => shows(x, pathsGrid));
+  result.kiosk_link = {
+    page: new URL(kioskUrl).pathname, token_in_fragment: new URL(kioskUrl).hash.startsWith('#token='),
+    query: new URL(kioskUrl).search, tiles: m.tiles, shown: m.shown,
   };
   code = 0;
 } catch (e) {

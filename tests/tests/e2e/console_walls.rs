@@ -240,6 +240,15 @@ async fn the_console_pushes_scenes_tours_and_incidents_to_a_monitor_that_follows
     assert_eq!(unsaved["scene_count"], 2, "{result}");
     assert!(unsaved["follow_ms"].as_u64().unwrap() < 20_000, "{result}");
 
+    // 10. The panel's monitor page link (a kiosk token in the fragment) plays the monitor
+    // in a browser without a session.
+    let link = &result["kiosk_link"];
+    assert_eq!(link["page"], "/wall/hall/m1", "{result}");
+    assert_eq!(link["token_in_fragment"], true, "{result}");
+    assert_eq!(link["query"], "", "{result}");
+    assert_eq!(link["tiles"], unsaved["tiles"], "{result}");
+    decoded(link, &["gate", "gate", "yard"]);
+
     // The server's view agrees, and every push is audited.
     let view = get_json(addr, "/api/v1/walls/hall/monitors/m1").await;
     assert_eq!(view["state"]["source"]["kind"], "manual", "{view}");

@@ -93,6 +93,11 @@ const zhCN = {
   'authority.province': '省级',
   'authority.national': '国家级',
   // ── walls (zh-CN) ──
+  'walls.kioskLink': '监视器页面链接',
+  'walls.kioskHint': '为此监视器生成一个免登录的播放链接（令牌仅对此监视器有效，到期失效），在大屏电脑上打开',
+  'walls.kioskOpen': '打开',
+  'walls.kioskExpires': '有效至 {time}',
+  'walls.kioskFailed': '无法生成监视器链接：{reason}',
   'walls.title': '视频墙',
   'walls.none': '没有可用的视频墙',
   'walls.wall': '墙',
@@ -342,6 +347,11 @@ const en: Record<MessageKey, string> = {
   'authority.province': 'province',
   'authority.national': 'national',
   // ── walls (en) ──
+  'walls.kioskLink': 'Monitor page link',
+  'walls.kioskHint': 'Make a link that plays this monitor without logging in (its token is good for this monitor only, until it expires); open it on the wall PC',
+  'walls.kioskOpen': 'Open',
+  'walls.kioskExpires': 'valid until {time}',
+  'walls.kioskFailed': 'Cannot make the monitor link: {reason}',
   'walls.title': 'Video wall',
   'walls.none': 'No video walls',
   'walls.wall': 'Wall',

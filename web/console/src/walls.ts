@@ -218,6 +218,28 @@ export function command(wall: string, monitor: string, cmd: MonitorCommand): Pro
   return send<Monitor>('POST', `/api/v1/walls/${enc(wall)}/monitors/${enc(monitor)}/commands`, cmd);
 }
 
+/** A kiosk token for a monitor page, and the page it opens (`<page>#token=<token>`). */
+export interface KioskToken {
+  token: string;
+  path: string;
+  /** Unix ms. */
+  expires_at: number;
+  page: string;
+}
+
+/**
+ * Issues a kiosk token for the monitor (needs `issue_stream_token`; audited by the
+ * server): the link a wall PC opens to play the monitor without an operator session. The
+ * server's longest lifetime (`security.stream_token_max_ttl`) when `ttlS` is not given.
+ */
+export function kioskToken(wall: string, monitor: string, ttlS?: number): Promise<KioskToken> {
+  return send<KioskToken>(
+    'POST',
+    `/api/v1/walls/${enc(wall)}/monitors/${enc(monitor)}/kiosk-token`,
+    ttlS === undefined ? {} : { ttl_s: ttlS },
+  );
+}
+
 /** The wall's event stream URL (server-sent events; the session cookie authorises it). */
 export function eventsUrl(wall: string): string {
   return `/api/v1/walls/${enc(wall)}/events`;
