@@ -10,14 +10,16 @@
 //! - `POST /walls/{wall}/monitors/{monitor}/commands` (`push_to_wall`, `If-Match`
 //!   optional): a [`MonitorCommand`]. `show_camera` needs the caller to see the camera,
 //!   `show_grid` every camera of the grid, `apply_scene` and the tour commands the scene or
-//!   tour; for `show_incident` the client
+//!   tour and every camera in it (cameras deleted since are let through); for
+//!   `show_incident` the client
 //!   sends only `incident_id` and the server fills `cameras` (the incident's enterprise's
 //!   cameras, then those within 1000 m, as the caller sees them). Audited `wall_pushed`.
 //! - `GET /walls/{wall}/events`: the wall's monitor changes as server-sent events (`id:` the
 //!   wall event id, `event:` its kind, `data:` the [`WallEvent`]); `Last-Event-ID` or
 //!   `?after=` replays what was missed, then live changes follow.
 //! - `GET|POST /scenes`, `GET|PUT|DELETE /scenes/{scene}`, and the same for `/tours`:
-//!   reading needs `view`, writing `push_to_wall`; each is scoped like a wall.
+//!   reading needs `view`, writing `push_to_wall`; each is scoped like a wall, and a scene
+//!   saved holds only cameras its author sees.
 //! - `POST /walls/{wall}/monitors/{monitor}/kiosk-token` (`issue_stream_token`): a
 //!   **kiosk token** for one monitor.
 //! - `POST /walls/{wall}/monitors/{monitor}/stream-tokens` `{"path": "cam/<id>/main"}`: a
@@ -403,6 +405,58 @@ async fn tour_outlook(
     Ok((Some(step), next))
 }
 
+/// Refuses (403) unless `caller` may view every camera in `ids`: what goes on a wall —
+/// a scene, a grid, a tour's scenes — must be the caller's to show, or an operator could put
+/// another jurisdiction's camera on their own wall (and its kiosk would get a stream token
+/// for it). `missing_ok`: a camera that no longer exists is let through (an old scene still
+/// applies; its tile shows the camera's absence); otherwise it is a 404 naming it.
+async fn require_cameras(
+    state: &AppState,
+    caller: &Caller,
+    ids: Vec<String>,
+    missing_ok: bool,
+) -> Result<(), ApiError> {
+    let devices = state
+        .devices
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("the devices service is not running".into()))?;
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        match crate::cameras::visible(devices, caller, Action::View, &id).await {
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) if missing_ok => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The camera ids of a scene's or grid's tiles as a client sent them (well-formed ones only:
+/// the others are the command's or the scene's own 422).
+fn input_cameras(tiles: &[TileInput]) -> Vec<String> {
+    tiles
+        .iter()
+        .filter_map(|tile| match tile {
+            TileInput::Camera { camera_id, .. } => Some(camera_id.trim()),
+            TileInput::Empty => None,
+        })
+        .filter(|id| CameraId::parse(id).is_ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The camera ids of stored tiles.
+fn content_cameras(tiles: &[TileContent]) -> Vec<String> {
+    tiles
+        .iter()
+        .filter_map(TileContent::camera_id)
+        .map(|id| id.to_string())
+        .collect()
+}
+
 /// The cameras on `tiles` that have a sub stream, by the device inventory (see
 /// [`Profile::resolve`](watchpost_command::walls::Profile::resolve): a camera without one
 /// plays its main stream on every tile). A camera the inventory does not know (deleted
@@ -557,24 +611,7 @@ async fn monitor_command(
                     crate::cameras::visible(devices, &caller, Action::View, camera_id).await?;
                 }
                 MonitorCommand::ShowGrid { tiles, .. } => {
-                    // Every camera of the grid must be one the caller sees (ids of the
-                    // wrong form are left to the command's own checks: a 422 naming them).
-                    let devices = state.devices.as_ref().ok_or_else(|| {
-                        ApiError::Unavailable("the devices service is not running".into())
-                    })?;
-                    for tile in tiles {
-                        if let TileInput::Camera { camera_id, .. } = tile
-                            && CameraId::parse(camera_id.trim()).is_ok()
-                        {
-                            crate::cameras::visible(
-                                devices,
-                                &caller,
-                                Action::View,
-                                camera_id.trim(),
-                            )
-                            .await?;
-                        }
-                    }
+                    require_cameras(&state, &caller, input_cameras(tiles), false).await?;
                 }
                 MonitorCommand::ApplyScene { scene_id } => {
                     let scene = walls.scene(scene_id).await?;
@@ -584,6 +621,7 @@ async fn monitor_command(
                         &scene.scope,
                         &format!("scene {scene_id}"),
                     )?;
+                    require_cameras(&state, &caller, content_cameras(&scene.tiles), true).await?;
                 }
                 MonitorCommand::StartTour { tour_id }
                 | MonitorCommand::AdvanceTour { tour_id, .. } => {
@@ -594,6 +632,15 @@ async fn monitor_command(
                         &tour.scope,
                         &format!("tour {tour_id}"),
                     )?;
+                    let mut cameras = Vec::new();
+                    for step in &tour.steps {
+                        match walls.scene(&step.scene_id).await {
+                            Ok(scene) => cameras.extend(content_cameras(&scene.tiles)),
+                            Err(WallError::NotFound { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    require_cameras(&state, &caller, cameras, true).await?;
                 }
                 _ => {}
             }
@@ -952,6 +999,7 @@ async fn create_scene(
 ) -> Result<Response, ApiError> {
     let input: SceneInput = json_body(&headers, &body)?;
     require_scope(&caller, Action::PushToWall, &input.scope, "the scene")?;
+    require_cameras(&state, &caller, input_cameras(&input.tiles), false).await?;
     let scene = store(&state)?.create_scene(input, now_ms()).await?;
     changed(&state, &caller, format!("scene/{}", scene.id), "created").await?;
     Ok(created(
@@ -1006,6 +1054,7 @@ async fn update_scene(
         &input.scope,
         "the scene's new scope",
     )?;
+    require_cameras(&state, &caller, input_cameras(&input.tiles), false).await?;
     let scene = store(&state)?
         .update_scene(&id, input, now_ms(), if_match(&headers)?)
         .await?;

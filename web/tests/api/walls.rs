@@ -441,6 +441,49 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
         "{body}"
     );
 
+    // Nor through a scene or a tour: a Fengtai camera in a Chaoyang scene is refused when
+    // the operator saves it, and when a scene made by the city holds one, applying it or
+    // starting a tour of it is refused too (the monitor's kiosk would otherwise get a stream
+    // token for the Fengtai camera).
+    let mixed = json!({"name": "Mixed", "scope": {"district": "Chaoyang"}, "layout": 4,
+        "tiles": [{"kind": "camera", "camera_id": "gate-a"},
+                  {"kind": "camera", "camera_id": "cam-b"}]});
+    let (status, body) = as_token(&state, &op, "POST", "/api/v1/scenes", mixed.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, scene) = post(&state, "/api/v1/scenes", mixed).await;
+    assert_eq!(status, StatusCode::CREATED, "{scene}");
+    let mixed_id = scene["id"].as_str().unwrap().to_owned();
+    let (status, body) = as_token(
+        &state,
+        &op,
+        "POST",
+        "/api/v1/walls/hall-a/monitors/2/commands",
+        json!({"command": "apply_scene", "scene_id": mixed_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let tour = json!({"name": "Mixed tour", "scope": {"district": "Chaoyang"},
+        "steps": [{"scene_id": mixed_id, "dwell_ms": 5000}]});
+    let (status, tour) = post(&state, "/api/v1/tours", tour).await;
+    assert_eq!(status, StatusCode::CREATED, "{tour}");
+    let (status, body) = as_token(
+        &state,
+        &op,
+        "POST",
+        "/api/v1/walls/hall-a/monitors/2/commands",
+        json!({"command": "start_tour", "tour_id": tour["id"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The monitor still shows the operator's grid.
+    let (status, _, body) = get(&state, "/api/v1/walls/hall-a/monitors/2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        parse(&body)["state"]["tiles"],
+        shown_grid["state"]["tiles"],
+        "{body}"
+    );
+
     // The pushes are in the audit log.
     let (status, _, body) = get(&state, "/api/v1/audit?action=wall_pushed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
