@@ -60,6 +60,11 @@ try {
   await until('the attribution line', () => page.$eval('[data-test=map-attribution]', el => el.textContent.trim()));
 
   const districts = await page.$$eval('path[data-district]', ps => ps.map(p => p.dataset.name));
+  // Without boundaries: the district seats' labels (centre of each seat's dot on screen).
+  const seats = await page.$$eval('[data-seat]', gs => gs.map(g => {
+    const r = g.querySelector('circle').getBoundingClientRect();
+    return { id: g.dataset.seat, name: g.querySelector('text').textContent, cx: r.x + r.width / 2, cy: r.y + r.height / 2 };
+  }));
   const map = await box(page, '[data-test=map] svg.canvas');
   const cameraBox = await box(page, cameraMarker);
   const incidentBox = await box(page, incidentMarker);
@@ -94,7 +99,7 @@ try {
 
   console.log('RESULT ' + JSON.stringify({
     districts, map, camera: { ...cameraBox, ...cameraInfo }, incident: { ...incidentBox, ...incidentInfo },
-    chaoyang, attribution, attribution_visible: attributionVisible, legend,
+    chaoyang, seats, attribution, attribution_visible: attributionVisible, legend,
     zoom: { before, after }, tile, play_ms: Date.now() - started, outside_requests: outside,
     csp_errors: cspErrors,
   }));

@@ -69,6 +69,21 @@ async fn the_console_map_shows_cameras_and_incidents_where_they_are_and_plays_a_
     assert_eq!(result["attribution_visible"], true, "{result}");
     if districts.is_empty() {
         assert!(attribution.contains("未随附行政区边界"), "{attribution}");
+        // The districts' names at their seats instead (GeoNames points, credited): all 16,
+        // and the camera in Chaoyang is nearer Chaoyang's seat than any other.
+        assert!(attribution.contains("GeoNames"), "{attribution}");
+        let seats = result["seats"].as_array().expect("the seats");
+        assert_eq!(seats.len(), 16, "{result}");
+        let (cx, cy) = (num(&result["camera"]["cx"]), num(&result["camera"]["cy"]));
+        let nearest = seats
+            .iter()
+            .min_by(|a, b| {
+                let d = |s: &serde_json::Value| (num(&s["cx"]) - cx).hypot(num(&s["cy"]) - cy);
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap();
+        assert_eq!(nearest["id"], "110105", "{result}");
+        assert_eq!(nearest["name"], "朝阳区", "{result}");
     } else {
         assert_eq!(districts.len(), 16, "{result}");
         assert!(!attribution.is_empty(), "{result}");

@@ -175,3 +175,49 @@ export function pathOf(rings: Point[][]): string {
 export function inBBox([lon, lat]: LonLat, [w, s, e, n]: BBox): boolean {
   return lon >= w && lon <= e && lat >= s && lat <= n;
 }
+
+/** A district's seat: where its name goes on the map when there are no boundaries. */
+export interface Seat {
+  /** The district's administrative division code (GB/T 2260, e.g. 110105). */
+  id: string;
+  nameZh: string;
+  nameEn: string;
+  at: LonLat;
+}
+
+/** The district seats and the attribution their source requires. */
+export interface Seats {
+  seats: Seat[];
+  attribution: string;
+}
+
+/** The seats asset (GeoNames points, see public/map/README.md). */
+export const SEATS_URL = '/console/map/beijing-district-seats.json';
+
+/**
+ * Reads the seats asset: `{attribution, seats: [{id, name_zh, name_en, lon, lat}]}`;
+ * entries without a name or a valid WGS-84 position are skipped. Throws on anything else.
+ */
+export function parseSeats(input: unknown): Seats {
+  const doc = input as { attribution?: unknown; seats?: unknown } | null;
+  if (!doc || !Array.isArray(doc.seats)) throw new Error('not a district seats document');
+  const seats: Seat[] = [];
+  for (const s of doc.seats as Record<string, unknown>[]) {
+    const nameZh = text(s?.name_zh);
+    if (!nameZh || !isLonLat({ lon: s.lon, lat: s.lat })) continue;
+    seats.push({
+      id: text(s.id) || nameZh,
+      nameZh,
+      nameEn: text(s.name_en) || nameZh,
+      at: [s.lon as number, s.lat as number],
+    });
+  }
+  return { seats, attribution: text(doc.attribution) };
+}
+
+/** Fetches and reads the seats asset ([`SEATS_URL`]). */
+export async function loadSeats(url = SEATS_URL): Promise<Seats> {
+  const r = await fetch(url, { credentials: 'same-origin' });
+  if (!r.ok) throw new Error(`GET ${url}: ${r.status}`);
+  return parseSeats(await r.json());
+}

@@ -255,7 +255,7 @@ const zhCN = {
   'map.reset': '复位视图',
   'map.loadFailed': '无法加载地图数据：{reason}',
   'map.boundaryFailed': '无法加载行政区边界：{reason}',
-  'map.noBoundaries': '未随附行政区边界：没有可合法再分发的北京区界数据（见 public/map/README.md）',
+  'map.noBoundaries': '未随附行政区边界（没有可再分发的数据来源）；区名标注在区政府所在地',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
@@ -509,7 +509,7 @@ const en: Record<MessageKey, string> = {
   'map.reset': 'Reset view',
   'map.loadFailed': 'Could not load the map data: {reason}',
   'map.boundaryFailed': 'Could not load the district boundaries: {reason}',
-  'map.noBoundaries': 'District boundaries not shipped: no redistributable Beijing district data (see public/map/README.md)',
+  'map.noBoundaries': 'District boundaries not shipped (no redistributable source); names mark the district seats',
 };
 
 export const messages: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };
