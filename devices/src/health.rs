@@ -213,27 +213,51 @@ pub async fn check_round<H: HealthTargets>(
         let semaphore = semaphore.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let result = match tokio::time::timeout(settings.timeout, targets.check(&id)).await {
-                Ok(result) => result,
-                Err(_) => Err(format!("no answer within {:?}", settings.timeout)),
-            };
+            let result = probe(targets.as_ref(), &id, settings.timeout).await;
             (id, result)
         });
     }
     while let Some(joined) = tasks.join_next().await {
         let Ok((id, result)) = joined else { continue };
-        let now = unix_ms(clock.now());
-        let error = result.as_ref().err().cloned();
-        let before = board.record(&id, result, now);
-        match (before, error) {
-            (Reachability::Offline | Reachability::Unknown, None) => {
-                tracing::info!(camera = %id, "camera online");
-            }
-            (Reachability::Online | Reachability::Unknown, Some(error)) => {
-                tracing::warn!(camera = %id, %error, "camera offline");
-            }
-            _ => {}
+        record(board, clock, &id, result);
+    }
+}
+
+/// Checks camera `id` now, outside the rounds, and records the result: what a camera just
+/// added to the inventory gets, so that its state is known within `timeout` instead of at
+/// the next round (up to an interval later).
+pub async fn check_now<H: HealthTargets>(
+    targets: &H,
+    board: &HealthBoard,
+    clock: &dyn Clock,
+    timeout: Duration,
+    id: &str,
+) {
+    let result = probe(targets, id, timeout).await;
+    record(board, clock, id, result);
+}
+
+/// One check of `id`, a slower answer than `timeout` counting as a failure.
+async fn probe<H: HealthTargets>(targets: &H, id: &str, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, targets.check(id)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+/// Records a check's result on the board, logging a change of state.
+fn record(board: &HealthBoard, clock: &dyn Clock, id: &str, result: Result<(), String>) {
+    let now = unix_ms(clock.now());
+    let error = result.as_ref().err().cloned();
+    let before = board.record(id, result, now);
+    match (before, error) {
+        (Reachability::Offline | Reachability::Unknown, None) => {
+            tracing::info!(camera = %id, "camera online");
         }
+        (Reachability::Online | Reachability::Unknown, Some(error)) => {
+            tracing::warn!(camera = %id, %error, "camera offline");
+        }
+        _ => {}
     }
 }
 

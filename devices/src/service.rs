@@ -409,7 +409,32 @@ impl Devices {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.to_owned(), key);
+        self.check_soon(id);
         Ok(())
+    }
+
+    /// Checks a camera just attached (added, or its streams changed) at once rather than at
+    /// the monitor's next round, up to an interval away: the operator who added it sees it
+    /// online or offline within the check's timeout. Not during start-up, before the monitor
+    /// runs: its first round checks every camera at once anyway.
+    fn check_soon(&self, id: &str) {
+        let running = self
+            .monitor
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if !running {
+            return;
+        }
+        let targets = Targets(Arc::downgrade(&self.inner));
+        let board = self.inner.board.clone();
+        let clock = self.inner.clock.clone();
+        let timeout = self.inner.settings.monitor.timeout;
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            health::check_now(&targets, &board, clock.as_ref(), timeout, &id).await;
+        });
     }
 
     fn onvif_camera(

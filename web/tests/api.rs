@@ -314,7 +314,28 @@ async fn cameras_crud_through_the_api_keeps_credentials_write_only() {
         v["paths"],
         serde_json::json!(["cam/fengtai-oil-01/main", "cam/fengtai-oil-01/sub"])
     );
-    assert_eq!(v["health"]["state"], "unknown");
+    // Checked at once, not at the monitor's next round (30 s away): nothing listens on
+    // 127.0.0.1:9, so the camera is offline within moments of being added.
+    let state_of = |v: &Value| v["health"]["state"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        ["unknown", "offline"].contains(&state_of(&v).as_str()),
+        "{body}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, _, body) = get(&state, "/api/v1/cameras/fengtai-oil-01").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let now: Value = serde_json::from_str(&body).unwrap();
+        if state_of(&now) == "offline" {
+            assert!(now["health"]["last_error"].as_str().is_some(), "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never checked: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // The hub has the camera's paths, with the password nowhere in them.
     let (status, _, body) = get(&state, "/api/v1/paths/cam/fengtai-oil-01/main").await;
@@ -322,7 +343,7 @@ async fn cameras_crud_through_the_api_keeps_credentials_write_only() {
     assert!(body.contains("rtsp://admin:***@127.0.0.1:9/main"), "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["camera"]["id"], "fengtai-oil-01", "{body}");
-    assert_eq!(v["camera"]["health"]["state"], "unknown", "{body}");
+    assert_eq!(v["camera"]["health"]["state"], "offline", "{body}");
 
     // A second create of the same id conflicts; a bad body names every bad field.
     let (status, _, _) = send(&state, "POST", "/api/v1/cameras", json, &camera, &[]).await;
