@@ -50,13 +50,11 @@ export function gridCells(layout: Layout): number[][] {
   return cells;
 }
 
-/**
- * The tile next to `index` in direction `dir` (itself at the grid's edge). From a spanning
- * tile the step leaves from its top row (left, right) or its left column (up, down), so
- * that a step back returns to it.
- */
-export function neighbour(layout: Layout, index: number, dir: Direction): number {
-  const cells = gridCells(layout);
+/** The rows and columns tile `index` covers in `cells` (all -1 when it covers none). */
+export function tileBounds(
+  cells: number[][],
+  index: number,
+): { top: number; left: number; bottom: number; right: number } {
   let top = -1;
   let left = -1;
   let bottom = -1;
@@ -70,6 +68,17 @@ export function neighbour(layout: Layout, index: number, dir: Direction): number
       right = Math.max(right, c);
     }),
   );
+  return { top, left, bottom, right };
+}
+
+/**
+ * The tile next to `index` in direction `dir` (itself at the grid's edge). From a spanning
+ * tile the step leaves from its top row (left, right) or its left column (up, down), so
+ * that a step back returns to it.
+ */
+export function neighbour(layout: Layout, index: number, dir: Direction): number {
+  const cells = gridCells(layout);
+  const { top, left, bottom, right } = tileBounds(cells, index);
   if (top === -1) return index;
   const [r, c] =
     dir === 'left' ? [top, left - 1] : dir === 'right' ? [top, right + 1] : dir === 'up' ? [top - 1, left] : [bottom + 1, left];

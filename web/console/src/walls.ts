@@ -9,7 +9,7 @@
 // throws a [`WallApiError`] carrying the server's error code and message on any other error.
 import { ref } from 'vue';
 import { api, type Camera } from './api';
-import { gridCells, LAYOUT_IDS, LAYOUTS, MAX_TILES, type LayoutId } from './layouts';
+import { gridCells, LAYOUT_IDS, LAYOUTS, MAX_TILES, tileBounds, type LayoutId } from './layouts';
 
 /** One tile of a server layout: its top-left cell (0-based) and its span in cells. */
 export interface GridTile {
@@ -291,19 +291,7 @@ export function gridOf(id: LayoutId): GridLayout {
   const cells = gridCells(layout);
   const tiles: GridTile[] = [];
   for (let index = 0; index < layout.count; index++) {
-    let top = -1;
-    let left = -1;
-    let bottom = -1;
-    let right = -1;
-    cells.forEach((row, r) =>
-      row.forEach((owner, c) => {
-        if (owner !== index) return;
-        if (top === -1) top = r;
-        if (left === -1 || c < left) left = c;
-        bottom = Math.max(bottom, r);
-        right = Math.max(right, c);
-      }),
-    );
+    const { top, left, bottom, right } = tileBounds(cells, index);
     tiles.push({ row: top, col: left, row_span: bottom - top + 1, col_span: right - left + 1 });
   }
   return { rows: layout.columns, cols: layout.columns, tiles };
