@@ -6,7 +6,13 @@
 // Usage:
 //   node scripts/simplify-geojson.mjs IN.geojson OUT.geojson [--tolerance=0.0005]
 //     [--name-zh=PROP] [--name-en=PROP] [--filter=PROP=VALUE ...] [--attribution=TEXT]
-//     [--datum=TEXT] [--max-bytes=300000]
+//     [--datum=TEXT] [--source=TEXT] [--max-bytes=300000] [--join=SEATS.json]
+//
+// --join names the features from the district seats file (public/map/
+// beijing-district-seats.json): a feature whose English name (--name-en) is a seat's
+// `name_en`, optionally followed by " District" / " County", takes that seat's `id` (the
+// GB/T 2260 code), `name_zh` and `name_en`. With --join every feature must match exactly
+// one seat and every seat one feature, else nothing is written.
 //
 // The input must be a GeoJSON FeatureCollection in WGS-84 longitude/latitude (never
 // GCJ-02 or BD-09: Watchpost's positions are WGS-84). Prints the kept districts' names,
@@ -36,6 +42,18 @@ const filters = option('filter', []).map((f) => {
 const attribution = option('attribution', [''])[0];
 const datum = option('datum', ['WGS-84 (EPSG:4326)'])[0];
 const maxBytes = Number(option('max-bytes', ['300000'])[0]);
+const sourceNote = option('source', [''])[0];
+const joinFile = option('join', [''])[0];
+const seats = joinFile ? JSON.parse(readFileSync(joinFile, 'utf8')).seats : null;
+if (seats && !Array.isArray(seats)) throw new Error(`${joinFile}: no "seats" array`);
+
+/** The seat a feature's English name designates (see --join), or an error naming it. */
+function seatOf(en) {
+  const bare = en.replace(/\s+(District|County)$/, '');
+  const found = seats.filter((s) => s.name_en === bare);
+  if (found.length !== 1) throw new Error(`--join: "${en}" matches ${found.length} seats of ${joinFile}`);
+  return found[0];
+}
 if (!(tolerance >= 0) || !(maxBytes > 0)) throw new Error('--tolerance and --max-bytes must be non-negative numbers');
 
 /** Perpendicular distance of p from the segment a–b, in degrees. */
@@ -120,16 +138,34 @@ for (const feature of source.features) {
     }
   }
   if (!simplified.length) continue;
-  const zh = String(props[nameZh] ?? '').trim();
-  const en = String(props[nameEn] ?? '').trim();
+  let zh = String(props[nameZh] ?? '').trim();
+  let en = String(props[nameEn] ?? '').trim();
+  let id = feature.id ?? props.shapeID ?? props.code ?? undefined;
+  const source = {};
+  if (seats) {
+    const seat = seatOf(en);
+    source.name = en;
+    if (props.shapeID) source.shapeID = props.shapeID;
+    [id, zh, en] = [seat.id, seat.name_zh, seat.name_en];
+  }
   features.push({
     type: 'Feature',
-    id: feature.id ?? props.shapeID ?? props.code ?? undefined,
-    properties: { name_zh: zh || en, name_en: en || zh },
+    id,
+    properties: { name_zh: zh || en, name_en: en || zh, ...(seats ? { source } : {}) },
     geometry: simplified.length === 1 ? { type: 'Polygon', coordinates: simplified[0] } : { type: 'MultiPolygon', coordinates: simplified },
   });
 }
-const result = { type: 'FeatureCollection', watchpost: { attribution, datum, tolerance_deg: tolerance }, features };
+if (seats) {
+  const ids = features.map((f) => f.id);
+  const missing = seats.filter((s) => !ids.includes(s.id)).map((s) => s.name_zh);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (missing.length || twice.length) {
+    throw new Error(`--join: no feature for ${missing.join(' ') || '-'}; more than one for ${twice.join(' ') || '-'}`);
+  }
+  features.sort((a, b) => a.id.localeCompare(b.id));
+}
+const watchpost = { attribution, datum, tolerance_deg: tolerance, ...(sourceNote ? { source: sourceNote } : {}) };
+const result = { type: 'FeatureCollection', watchpost, features };
 const text = JSON.stringify(result);
 if (Buffer.byteLength(text) > maxBytes) {
   throw new Error(`${output}: ${Buffer.byteLength(text)} bytes, over ${maxBytes}: raise --tolerance`);
