@@ -5,7 +5,8 @@
 // must grow), clicks the camera's marker and waits for the focused tile to play it, and
 // saves a screenshot. Prints one line:
 //
-//   RESULT {"districts": n, "map": {..}, "camera": {..}, "incident": {..}, "attribution": "..",
+//   RESULT {"districts": [..], "map": {..}, "camera": {..}, "camera_in": [..], "labels": [..],
+//           "incident": {..}, "attribution": "..",
 //           "zoom": {..}, "tile": {..}, "csp_errors": [..]}
 //
 // Usage: node console_map.mjs CONSOLE_URL TIMEOUT_MS USERNAME PASSWORD CAMERA_ID INCIDENT_ID
@@ -60,7 +61,7 @@ try {
   await until('the attribution line', () => page.$eval('[data-test=map-attribution]', el => el.textContent.trim()));
 
   const districts = await page.$$eval('path[data-district]', ps => ps.map(p => p.dataset.name));
-  // Without boundaries: the district seats' labels (centre of each seat's dot on screen).
+  // Seat dots (drawn only when the boundary asset has no districts): centre on screen.
   const seats = await page.$$eval('[data-seat]', gs => gs.map(g => {
     const r = g.querySelector('circle').getBoundingClientRect();
     return { id: g.dataset.seat, name: g.querySelector('text').textContent, cx: r.x + r.width / 2, cy: r.y + r.height / 2 };
@@ -68,7 +69,13 @@ try {
   const map = await box(page, '[data-test=map] svg.canvas');
   const cameraBox = await box(page, cameraMarker);
   const incidentBox = await box(page, incidentMarker);
-  const chaoyang = districts.includes('Chaoyang') ? await box(page, 'path[data-name="Chaoyang"]') : null;
+  // Which districts' drawn shapes hold the camera marker's centre (the path's own fill test,
+  // in its coordinates), and the district names drawn.
+  const cameraIn = await page.$$eval('path[data-district]', (paths, at) => paths.filter(p => {
+    const pt = new DOMPoint(at.x, at.y).matrixTransform(p.getScreenCTM().inverse());
+    return p.isPointInFill(pt);
+  }).map(p => p.dataset.name), { x: cameraBox.cx, y: cameraBox.cy });
+  const labels = await page.$$eval('.district-label', ts => ts.map(t => t.textContent.trim()));
   const cameraInfo = await page.$eval(cameraMarker, el => ({
     category: el.dataset.category, state: el.dataset.state, title: el.querySelector('title')?.textContent ?? '',
   }));
@@ -99,7 +106,7 @@ try {
 
   console.log('RESULT ' + JSON.stringify({
     districts, map, camera: { ...cameraBox, ...cameraInfo }, incident: { ...incidentBox, ...incidentInfo },
-    chaoyang, seats, attribution, attribution_visible: attributionVisible, legend,
+    camera_in: cameraIn, labels, seats, attribution, attribution_visible: attributionVisible, legend,
     zoom: { before, after }, tile, play_ms: Date.now() - started, outside_requests: outside,
     csp_errors: cspErrors,
   }));
