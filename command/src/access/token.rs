@@ -139,6 +139,15 @@ pub struct StreamClaims {
     pub iat: i64,
     /// Expires, Unix seconds.
     pub exp: i64,
+    /// For a monitor page's kiosk token: its monitor's kiosk epoch when issued; the token
+    /// is honoured only while that is still the monitor's epoch (revoking a monitor's
+    /// links raises it). Absent (0) otherwise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kiosk_epoch: i64,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 impl StreamClaims {
@@ -150,6 +159,15 @@ impl StreamClaims {
             issued_by,
             iat: now,
             exp: now.saturating_add(ttl_secs),
+            kiosk_epoch: 0,
+        }
+    }
+
+    /// The same claims carrying kiosk epoch `epoch`.
+    pub fn with_kiosk_epoch(self, epoch: i64) -> Self {
+        StreamClaims {
+            kiosk_epoch: epoch,
+            ..self
         }
     }
 
@@ -652,16 +670,17 @@ mod tests {
     }
 
     proptest! {
-        /// Any stream claims survive signing; flipping any one character of the token
-        /// makes it fail.
+        /// Any stream claims (with or without a kiosk epoch) survive signing; flipping any
+        /// one character of the token makes it fail.
         #[test]
         fn sign_verify_and_any_flip_fails(
             path in "[a-z0-9/_.-]{1,40}",
             iat in 0i64..4_000_000_000,
             ttl in 1i64..100_000,
+            epoch in 0i64..5,
             at in 0usize..1000,
         ) {
-            let claims = StreamClaims::new(path, user_id(), iat, ttl);
+            let claims = StreamClaims::new(path, user_id(), iat, ttl).with_kiosk_epoch(epoch);
             let token = key().sign(&claims).into_exposed();
             prop_assert_eq!(key().verify::<StreamClaims>(&token, iat), Ok(claims));
             let mut bytes = token.into_bytes();

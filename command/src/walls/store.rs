@@ -23,11 +23,18 @@ use crate::{Database, bind_args};
 /// live in `command/migrations/` (`<version>_<description>.sql`, versions `YYYYMMDD04NN`
 /// for this module); a unit test checks that this list and its files agree. Never edit an
 /// applied migration: sqlx stores its checksum and refuses to start when it changes.
-pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[(
-    202611300401,
-    "walls",
-    include_str!("../../migrations/202611300401_walls.sql"),
-)];
+pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[
+    (
+        202611300401,
+        "walls",
+        include_str!("../../migrations/202611300401_walls.sql"),
+    ),
+    (
+        202611300402,
+        "wall kiosk epochs",
+        include_str!("../../migrations/202611300402_wall_kiosk_epochs.sql"),
+    ),
+];
 
 /// Page size of the event feed when the caller has no preference.
 pub const DEFAULT_FEED_LIMIT: u32 = 100;
@@ -464,6 +471,62 @@ impl WallStore {
         )
         .await?
         .ok_or_else(|| WallError::not_found(Entity::Monitor, &label))
+    }
+
+    /// The kiosk epoch of monitor `wall/monitor`: the one its kiosk tokens must carry to be
+    /// honoured. 0 until its links are first revoked; the monitor need not exist (a
+    /// removed monitor's epoch is kept for when it is added again).
+    ///
+    /// Errors: [`WallError::Database`].
+    pub async fn kiosk_epoch(&self, wall: &WallId, monitor: &MonitorId) -> Result<i64, WallError> {
+        let sql = "SELECT wall_id || '/' || monitor_id AS label, epoch FROM wall_kiosk_epochs \
+             WHERE wall_id = $1 AND monitor_id = $2";
+        let epoch = fetch_optional(
+            &self.db,
+            sql,
+            vec![text(wall.as_str()), text(monitor.as_str())],
+            epoch_from_row,
+            self.db_err(&format!("reading the kiosk epoch of {wall}/{monitor}")),
+        )
+        .await?;
+        Ok(epoch.unwrap_or(0))
+    }
+
+    /// Revokes every kiosk token of monitor `wall/monitor` issued so far: raises its kiosk
+    /// epoch by one at `now` (Unix ms) for `actor`, atomically (two revocations at once
+    /// give two epochs), and returns the new epoch.
+    ///
+    /// Errors: [`WallError::Database`].
+    pub async fn revoke_kiosk_tokens(
+        &self,
+        wall: &WallId,
+        monitor: &MonitorId,
+        now: UnixMs,
+        actor: &str,
+    ) -> Result<i64, WallError> {
+        let sql = "INSERT INTO wall_kiosk_epochs (wall_id, monitor_id, epoch, changed_at, changed_by) \
+             VALUES ($1, $2, 1, $3, $4) ON CONFLICT (wall_id, monitor_id) DO UPDATE SET \
+             epoch = wall_kiosk_epochs.epoch + 1, changed_at = excluded.changed_at, \
+             changed_by = excluded.changed_by RETURNING wall_id || '/' || monitor_id AS label, epoch";
+        let args = vec![
+            text(wall.as_str()),
+            text(monitor.as_str()),
+            Arg::Int(now),
+            text(actor),
+        ];
+        let epoch = fetch_optional(
+            &self.db,
+            sql,
+            args,
+            epoch_from_row,
+            self.db_err(&format!("revoking the kiosk tokens of {wall}/{monitor}")),
+        )
+        .await?;
+        epoch.ok_or_else(|| WallError::Database {
+            action: format!("revoking the kiosk tokens of {wall}/{monitor}"),
+            url: self.db.redacted_url().to_owned(),
+            source: sqlx::Error::RowNotFound,
+        })
     }
 
     /// Every monitor running a tour, by wall and position: what a tour driver polls
@@ -1661,6 +1724,10 @@ fn wall_from_row(row: &dyn RowRead) -> Result<Wall, WallError> {
         updated_at: r.int("updated_at")?,
         revision: r.int("revision")?,
     })
+}
+
+fn epoch_from_row(row: &dyn RowRead) -> Result<i64, WallError> {
+    reader(row, Entity::Monitor, "label")?.int("epoch")
 }
 
 fn monitor_from_row(row: &dyn RowRead) -> Result<Monitor, WallError> {

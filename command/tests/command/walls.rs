@@ -42,6 +42,7 @@ watchpost_command::on_both_backends!(
     tours_run_on_monitors,
     corrupt_rows_are_reported_not_used,
     migrations_are_idempotent,
+    kiosk_epochs_rise_with_each_revocation,
 );
 
 fn wall_id(text: &str) -> WallId {
@@ -1123,6 +1124,59 @@ async fn migrations_are_idempotent(f: &Fixture) {
     );
 }
 
+async fn kiosk_epochs_rise_with_each_revocation(f: &Fixture) {
+    let store = f.walls().await;
+    store
+        .create_wall(wall("hall", None, &["1", "2"]), OPERATOR, NOW)
+        .await
+        .unwrap();
+    let (hall, one, two) = (wall_id("hall"), monitor_id("1"), monitor_id("2"));
+    assert_eq!(store.kiosk_epoch(&hall, &one).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .revoke_kiosk_tokens(&hall, &one, NOW + SEC, OPERATOR)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.kiosk_epoch(&hall, &one).await.unwrap(), 1);
+    // Per monitor: the other one keeps its links.
+    assert_eq!(store.kiosk_epoch(&hall, &two).await.unwrap(), 0);
+    // Concurrent revocations each count: no lost update.
+    let (a, b) = tokio::join!(
+        store.revoke_kiosk_tokens(&hall, &one, NOW + 2 * SEC, "a"),
+        store.revoke_kiosk_tokens(&hall, &one, NOW + 2 * SEC, "b")
+    );
+    let mut got = [a.unwrap(), b.unwrap()];
+    got.sort_unstable();
+    assert_eq!(got, [2, 3]);
+    assert_eq!(
+        f.count(
+            "SELECT COUNT(*) FROM wall_kiosk_epochs WHERE epoch = 3 AND changed_at = 1764374402000"
+        )
+        .await,
+        1
+    );
+    // A monitor removed and added again keeps its epoch: its old links stay revoked.
+    store
+        .delete_wall(&hall, OPERATOR, NOW + 3 * SEC, None)
+        .await
+        .unwrap();
+    store
+        .create_wall(wall("hall", None, &["1"]), OPERATOR, NOW + 4 * SEC)
+        .await
+        .unwrap();
+    assert_eq!(store.kiosk_epoch(&hall, &one).await.unwrap(), 3);
+    // And a monitor that never existed has epoch 0 (nothing to look up wrongly).
+    assert_eq!(
+        store
+            .kiosk_epoch(&wall_id("elsewhere"), &one)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 /// The store's futures can be spawned and awaited in axum handlers.
 #[allow(dead_code)]
 fn futures_are_send(store: &WallStore, wall: &WallId, monitor: &MonitorId, tour: &TourId) {
@@ -1137,4 +1191,6 @@ fn futures_are_send(store: &WallStore, wall: &WallId, monitor: &MonitorId, tour:
     send(store.delete_tour(tour, None));
     send(store.feed(None, 10));
     send(store.touring_monitors());
+    send(store.kiosk_epoch(wall, monitor));
+    send(store.revoke_kiosk_tokens(wall, monitor, NOW, OPERATOR));
 }
