@@ -315,11 +315,24 @@ impl Access {
     /// A stream token for hub path `path`, issued by `user`, lasting `ttl` (at most
     /// `security.stream_token_max_ttl`).
     pub fn stream_token(&self, path: &str, user: &UserId, ttl: Duration) -> (SignedToken, i64) {
+        self.kiosk_token(path, user, ttl, 0)
+    }
+
+    /// A stream token as [`Self::stream_token`] carrying kiosk epoch `epoch` (a monitor
+    /// page's link, `wall/<wall>/<monitor>`; see `walls.rs`). Returns the token and when it
+    /// expires, Unix ms.
+    pub fn kiosk_token(
+        &self,
+        path: &str,
+        user: &UserId,
+        ttl: Duration,
+        epoch: i64,
+    ) -> (SignedToken, i64) {
         let ttl = ttl
             .clamp(MIN_STREAM_TTL, self.inner.settings.stream_token_max_ttl)
             .as_secs();
         let now = now_ms() / 1000;
-        let claims = StreamClaims::new(path, user.clone(), now, ttl as i64);
+        let claims = StreamClaims::new(path, user.clone(), now, ttl as i64).with_kiosk_epoch(epoch);
         let exp = claims.exp;
         (self.inner.key.sign(&claims), exp * 1000)
     }
@@ -606,7 +619,10 @@ pub fn rule(operation_id: &str) -> Option<Rule> {
         "create_wall" | "update_wall" | "delete_wall" => Session(ManageDevices),
         "monitor_command" | "create_scene" | "update_scene" | "delete_scene" | "create_tour"
         | "update_tour" | "delete_tour" => Session(PushToWall),
-        "issue_kiosk_token" => Session(IssueStreamToken),
+        "issue_kiosk_token" | "revoke_kiosk_tokens" => Session(IssueStreamToken),
+        // A monitor page renews its own kiosk token (the handler takes nothing else; a user
+        // who may issue links for the wall gets 400 and issues a new one instead).
+        "renew_kiosk_token" => SessionOrStream(IssueStreamToken),
         // A monitor page plays with a kiosk token (path `wall/<wall>/<monitor>`), which the
         // handlers accept for that monitor only.
         "get_monitor" | "wall_events" | "monitor_stream_token" => SessionOrStream(View),

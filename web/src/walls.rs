@@ -62,7 +62,7 @@ use futures_util::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use watchpost_command::access::{Action, AuditAction, NewAuditEntry, UserId};
+use watchpost_command::access::{Action, AuditAction, NewAuditEntry, StreamClaims, UserId};
 use watchpost_command::cameras::DEFAULT_RADIUS_M;
 use watchpost_command::domain::IncidentId;
 use watchpost_command::walls::{
@@ -86,6 +86,8 @@ pub const TOUR_POLL: Duration = Duration::from_millis(250);
 pub const EVENT_POLL: Duration = Duration::from_millis(250);
 /// Interval of the keep-alive comments of an event stream.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a monitor page's event stream looks whether its kiosk link was revoked.
+pub const KIOSK_CHECK: Duration = Duration::from_secs(5);
 /// The actor the tour driver's changes are recorded as.
 pub const TOUR_ACTOR: &str = "tour";
 /// Radius around an incident for `show_incident`, metres.
@@ -102,6 +104,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(monitor_command))
         .routes(routes!(wall_events))
         .routes(routes!(issue_kiosk_token))
+        .routes(routes!(renew_kiosk_token))
+        .routes(routes!(revoke_kiosk_tokens))
         .routes(routes!(monitor_stream_token))
         .routes(routes!(list_scenes, create_scene))
         .routes(routes!(get_scene, update_scene, delete_scene))
@@ -181,21 +185,41 @@ fn kiosk_monitor(caller: &Caller, wall: &WallId) -> Option<String> {
     (w == wall.as_str() && !m.is_empty() && !m.contains('/')).then(|| m.to_owned())
 }
 
+/// 401 unless the kiosk token `claims` still carries its monitor's kiosk epoch (no
+/// revocation since it was issued). The stream tokens of tiles carry none and are never
+/// checked here.
+async fn require_current_kiosk(
+    walls: &WallStore,
+    claims: &StreamClaims,
+    wall: &WallId,
+    monitor: &MonitorId,
+) -> Result<(), ApiError> {
+    let epoch = walls.kiosk_epoch(wall, monitor).await?;
+    if claims.kiosk_epoch != epoch {
+        return Err(ApiError::Unauthorized(format!(
+            "this link to monitor {wall}/{monitor} was revoked; ask for a new one"
+        )));
+    }
+    Ok(())
+}
+
 /// Monitor `monitor` of wall `wall` if `caller` may view it: a kiosk token for exactly
-/// this monitor, or a user who sees the wall.
+/// this monitor, not revoked, or a user who sees the wall.
 async fn viewable_monitor(
     state: &AppState,
     caller: &Caller,
     wall: &WallId,
     monitor: &MonitorId,
 ) -> Result<Monitor, ApiError> {
-    if caller.stream().is_some() {
+    if let Some(claims) = caller.stream() {
         if kiosk_monitor(caller, wall).as_deref() != Some(monitor.as_str()) {
             return Err(ApiError::Forbidden(
                 "this token is for another monitor or path".into(),
             ));
         }
-        return Ok(store(state)?.monitor(wall, monitor).await?);
+        let walls = store(state)?;
+        require_current_kiosk(walls, claims, wall, monitor).await?;
+        return Ok(walls.monitor(wall, monitor).await?);
     }
     visible_wall(state, caller, Action::View, wall).await?;
     Ok(store(state)?.monitor(wall, monitor).await?)
@@ -689,12 +713,37 @@ struct Follower {
     walls: WallStore,
     wall: WallId,
     monitor: Option<MonitorId>,
+    /// The kiosk token the stream was opened with: the stream ends once it expires or its
+    /// monitor's links are revoked (the page then learns so when it reconnects).
+    kiosk: Option<StreamClaims>,
+    next_kiosk_check: tokio::time::Instant,
     last: i64,
     pending: VecDeque<WallEvent>,
     first: bool,
 }
 
 impl Follower {
+    /// Whether the kiosk token (if any) is still honoured; looked up every [`KIOSK_CHECK`].
+    async fn kiosk_still_valid(&mut self) -> bool {
+        let (Some(claims), Some(monitor)) = (&self.kiosk, &self.monitor) else {
+            return true;
+        };
+        if now_ms() / 1000 >= claims.exp {
+            return false;
+        }
+        if tokio::time::Instant::now() < self.next_kiosk_check {
+            return true;
+        }
+        self.next_kiosk_check = tokio::time::Instant::now() + KIOSK_CHECK;
+        match self.walls.kiosk_epoch(&self.wall, monitor).await {
+            Ok(epoch) => epoch == claims.kiosk_epoch,
+            Err(error) => {
+                tracing::warn!(wall = %self.wall, %error, "wall event stream: reading the kiosk epoch failed");
+                false
+            }
+        }
+    }
+
     async fn next(&mut self) -> Option<WallEvent> {
         loop {
             if let Some(event) = self.pending.pop_front() {
@@ -705,6 +754,9 @@ impl Follower {
                 tokio::time::sleep(EVENT_POLL).await;
             }
             self.first = false;
+            if !self.kiosk_still_valid().await {
+                return None;
+            }
             match self
                 .walls
                 .wall_feed(&self.wall, self.monitor.as_ref(), Some(self.last), PAGE)
@@ -754,15 +806,16 @@ async fn wall_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let wall = wall_id(&wall)?;
     let walls = store(&state)?.clone();
-    let monitor = if caller.stream().is_some() {
+    let (monitor, kiosk) = if let Some(claims) = caller.stream() {
         let monitor = kiosk_monitor(&caller, &wall)
             .ok_or_else(|| ApiError::Forbidden("this token is for another wall or path".into()))?;
         let monitor = monitor_id(&monitor)?;
+        require_current_kiosk(&walls, claims, &wall, &monitor).await?;
         walls.monitor(&wall, &monitor).await?;
-        Some(monitor)
+        (Some(monitor), Some(claims.clone()))
     } else {
         visible_wall(&state, &caller, Action::View, &wall).await?;
-        None
+        (None, None)
     };
     let last_event_id = match headers.get("last-event-id") {
         Some(v) => Some(
@@ -781,6 +834,8 @@ async fn wall_events(
         walls,
         wall,
         monitor,
+        kiosk,
+        next_kiosk_check: tokio::time::Instant::now() + KIOSK_CHECK,
         last,
         pending: VecDeque::new(),
         first: true,
@@ -820,8 +875,9 @@ struct TokenAnswer {
 
 /// Issue a kiosk token: what the monitor page `/wall/{wall}/{monitor}#token=…` plays with,
 /// without a session. Its path is `wall/<wall>/<monitor>` (a reserved prefix, never a hub
-/// path); it reads this monitor, follows its events and gets stream tokens for what it
-/// shows, nothing else. Audited `stream_token_issued`.
+/// path); it reads this monitor, follows its events, gets stream tokens for what it shows
+/// and renews itself, nothing else, until it expires or the monitor's links are revoked.
+/// Audited `stream_token_issued`.
 #[utoipa::path(post, path = "/walls/{wall}/monitors/{monitor}/kiosk-token", operation_id = "issue_kiosk_token", tag = "walls",
     params(("wall" = String, Path, description = "Wall id"),
         ("monitor" = String, Path, description = "Monitor id")),
@@ -853,8 +909,9 @@ async fn issue_kiosk_token(
     let user = caller.user()?;
     let path = kiosk_path(&wall, &monitor);
     let ttl = body.ttl_s.map_or(Duration::MAX, Duration::from_secs);
+    let epoch = store(&state)?.kiosk_epoch(&wall, &monitor).await?;
     let access = access(&state)?;
-    let (token, expires_at) = access.stream_token(&path, &user.id, ttl);
+    let (token, expires_at) = access.kiosk_token(&path, &user.id, ttl, epoch);
     access
         .store()
         .append_audit(
@@ -874,6 +931,106 @@ async fn issue_kiosk_token(
         }),
     )
         .into_response())
+}
+
+/// Renew a monitor page's kiosk token: with the page's current token (the bearer), a new
+/// one for the same monitor, issuer, epoch and lifetime (the original `exp - iat`, at most
+/// `security.stream_token_max_ttl`), so that a wall runs day and night on one link until
+/// its links are revoked. The monitor page renews at half its token's life. Audited
+/// `stream_token_issued` (`detail.kind`: `kiosk_renewal`).
+#[utoipa::path(post, path = "/walls/{wall}/monitors/{monitor}/kiosk-token/renewal", operation_id = "renew_kiosk_token", tag = "walls",
+    params(("wall" = String, Path, description = "Wall id"),
+        ("monitor" = String, Path, description = "Monitor id")),
+    responses(
+        (status = 201, description = "The new kiosk token", body = TokenAnswer),
+        (status = 400, description = "The caller is a user, not a monitor page (users issue a new token)", body = ErrorBody),
+        (status = 401, description = "The token expired or the monitor's links were revoked", body = ErrorBody),
+        (status = 403, description = "A token for another monitor, or outside the caller's jurisdiction", body = ErrorBody),
+        (status = 404, description = "No such wall or monitor", body = ErrorBody),
+    ))]
+async fn renew_kiosk_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((wall, monitor)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (wall, monitor) = (wall_id(&wall)?, monitor_id(&monitor)?);
+    let Some(claims) = caller.stream() else {
+        visible_wall(&state, &caller, Action::IssueStreamToken, &wall).await?;
+        return Err(ApiError::BadRequest(
+            "only a monitor page renews its kiosk token; issue a new one with POST …/kiosk-token"
+                .into(),
+        ));
+    };
+    // The monitor exists and the token is this monitor's, not revoked.
+    viewable_monitor(&state, &caller, &wall, &monitor).await?;
+    let path = kiosk_path(&wall, &monitor);
+    let lifetime = Duration::from_secs(u64::try_from(claims.exp - claims.iat).unwrap_or(0));
+    let access = access(&state)?;
+    let (token, expires_at) =
+        access.kiosk_token(&path, &claims.issued_by, lifetime, claims.kiosk_epoch);
+    access
+        .store()
+        .append_audit(
+            NewAuditEntry::new(&caller.audit(), AuditAction::StreamTokenIssued, now_ms())
+                .target(path.as_str())
+                .detail("expires_at", expires_at)
+                .detail("kind", "kiosk_renewal")
+                .detail("issued_by", claims.issued_by.as_str()),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenAnswer {
+            token: token.into_exposed(),
+            page: Some(format!("/wall/{wall}/{monitor}")),
+            path,
+            expires_at,
+        }),
+    )
+        .into_response())
+}
+
+/// Revoke every kiosk token (monitor page link) of a monitor issued so far, renewed ones
+/// included: their pages stop within seconds (their event streams end; every request they
+/// make is refused). Links issued afterwards work. Audited `wall_changed`
+/// (`detail.change`: `kiosk_tokens_revoked`).
+#[utoipa::path(delete, path = "/walls/{wall}/monitors/{monitor}/kiosk-tokens", operation_id = "revoke_kiosk_tokens", tag = "walls",
+    params(("wall" = String, Path, description = "Wall id"),
+        ("monitor" = String, Path, description = "Monitor id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Outside the caller's jurisdiction", body = ErrorBody),
+        (status = 404, description = "No such wall or monitor", body = ErrorBody),
+    ))]
+async fn revoke_kiosk_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((wall, monitor)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (wall, monitor) = (wall_id(&wall)?, monitor_id(&monitor)?);
+    let found = visible_wall(&state, &caller, Action::IssueStreamToken, &wall).await?;
+    if !found.monitors.iter().any(|m| m.id == monitor) {
+        return Err(ApiError::NotFound(format!(
+            "monitor {wall}/{monitor} not found"
+        )));
+    }
+    let user = caller.user()?;
+    let epoch = store(&state)?
+        .revoke_kiosk_tokens(&wall, &monitor, now_ms(), user.username.as_str())
+        .await?;
+    audit(
+        &state,
+        &caller,
+        AuditAction::WallChanged,
+        &format!("wall/{wall}"),
+        &[
+            ("change", "kiosk_tokens_revoked".into()),
+            ("monitor", monitor.as_str().into()),
+            ("epoch", epoch.into()),
+        ],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The hub path a tile token is asked for.

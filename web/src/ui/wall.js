@@ -5,13 +5,21 @@
 // asks for a short stream token per tile, with which each tile plays over WHEP. What is
 // shown always comes from the server, so a reload shows exactly the same. Without a token
 // in the fragment the page uses the operator's session cookie instead.
+//
+// The kiosk token renews itself at half its life (and once at load), and the fragment
+// then holds the new one, so a wall PC runs day and night on one link and a reload keeps
+// working. When the monitor's links are revoked (or the token expired), the server refuses
+// it (401): the page stops its tiles and says so.
 import { whepPlay } from '/ui/whep.js';
 
 const [, wallId, monitorId] = location.pathname.match(/^\/wall\/([^/]+)\/([^/]+)\/?$/) || [];
 const wall = decodeURIComponent(wallId || '');
 const monitor = decodeURIComponent(monitorId || '');
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
-const auth = token ? { Authorization: 'Bearer ' + token } : {};
+let token = new URLSearchParams(location.hash.slice(1)).get('token');
+const authHeaders = () => (token ? { Authorization: 'Bearer ' + token } : {});
+// Renewal: not before 10 s, retried after 30 s when the server could not be reached.
+const MIN_RENEW_MS = 10000;
+const RENEW_RETRY_MS = 30000;
 const base = `/api/v1/walls/${encodeURIComponent(wall)}`;
 const monitorUrl = `${base}/monitors/${encodeURIComponent(monitor)}`;
 
@@ -25,6 +33,9 @@ window.wall = {
   // For tests: the paths started ahead of a tour's switch, and how many tiles then
   // took over such a warm session instead of starting one.
   prefetched: [], reused: 0,
+  // Kiosk token renewals done, when the current token expires (Unix ms), and whether the
+  // link was refused (revoked or expired).
+  renewals: 0, expiresAt: null, refused: false,
 };
 let tiles = [];
 let revision = 0;
@@ -36,10 +47,47 @@ let prefetchTimer = null;
 
 function say(text) { status.textContent = text || ''; window.wall.error = text || null; }
 
+class Refused extends Error {}
+
 async function api(url, options = {}) {
-  const res = await fetch(url, { ...options, headers: { ...auth, ...(options.headers || {}) } });
+  const res = await fetch(url, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  if (res.status === 401 && token) {
+    refuse(await res.text());
+    throw new Refused('this monitor link was revoked or has expired');
+  }
   if (!res.ok) throw new Error(`${res.status}: ${await res.text()}`);
   return res;
+}
+
+// The kiosk token was refused: stop playing and say so; nothing retries (a new link is
+// needed).
+function refuse(detail) {
+  if (window.wall.refused) return;
+  window.wall.refused = true;
+  for (const t of tiles) stopTile(t);
+  tiles = [];
+  for (const { player } of warm.values()) player.stop().catch(() => {});
+  warm.clear();
+  let reason = '';
+  try { reason = JSON.parse(detail).error || ''; } catch { reason = detail; }
+  say(`this monitor link was revoked or has expired; open a new link (${reason})`);
+}
+
+// Renews the kiosk token and schedules the next renewal at half the new token's life.
+async function renew() {
+  let next = RENEW_RETRY_MS;
+  try {
+    const res = await api(`${monitorUrl}/kiosk-token/renewal`, { method: 'POST' });
+    const answer = await res.json();
+    token = answer.token;
+    history.replaceState(null, '', `${location.pathname}${location.search}#token=${encodeURIComponent(token)}`);
+    window.wall.renewals += 1;
+    window.wall.expiresAt = answer.expires_at;
+    next = Math.max(MIN_RENEW_MS, (answer.expires_at - Date.now()) / 2);
+  } catch (e) {
+    if (e instanceof Refused) return;
+  }
+  setTimeout(renew, next);
 }
 
 // A stream token for `path`, which must be on this monitor.
@@ -225,10 +273,12 @@ async function follow() {
           if (event.revision > revision) await load();
         }
       }
-      say('event stream ended; reconnecting…');
+      if (!window.wall.refused) say('event stream ended; reconnecting…');
     } catch (e) {
+      if (e instanceof Refused) return;
       say(String(e));
     }
+    if (window.wall.refused) return;
     await new Promise(r => setTimeout(r, RETRY_MS));
   }
 }
@@ -238,5 +288,6 @@ window.addEventListener('pagehide', () => { for (const t of tiles) if (t.player)
 if (!wall || !monitor) {
   say('expected /wall/<wall>/<monitor>#token=<kiosk token>');
 } else {
+  if (token) renew();
   follow();
 }

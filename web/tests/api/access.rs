@@ -360,6 +360,9 @@ fn request(op: &str, side: usize, items: &Items, user: &User) -> (String, String
         "monitor_command" => item("POST", format!("{monitor}/commands"), junk),
         "wall_events" => item("GET", format!("{wall}/events?after=0"), ""),
         "issue_kiosk_token" => item("POST", format!("{monitor}/kiosk-token"), r#"{"ttl_s": 60}"#),
+        // A user who may issue links gets 400 (renewal is a monitor page's own).
+        "renew_kiosk_token" => item("POST", format!("{monitor}/kiosk-token/renewal"), ""),
+        "revoke_kiosk_tokens" => item("DELETE", format!("{monitor}/kiosk-tokens"), ""),
         // The monitor shows this path: allowed callers get a token.
         "monitor_stream_token" => item(
             "POST",
@@ -732,8 +735,15 @@ async fn every_route_for_every_kind_of_user() {
     );
 
     let mut ops = operations();
-    // Deletions last, so that every other request finds its item.
-    ops.sort_by_key(|(method, _, _)| method == "delete");
+    // Deletions last, so that every other request finds its item; the deepest paths first
+    // (a monitor's kiosk tokens before its wall).
+    ops.sort_by_key(|(method, path, _)| {
+        let delete = method == "delete";
+        (
+            delete,
+            std::cmp::Reverse(if delete { path.matches('/').count() } else { 0 }),
+        )
+    });
     let mut checked = BTreeSet::new();
     for (method, path, op) in &ops {
         let rule = rule(op).unwrap_or_else(|| panic!("{op} ({method} {path}) has no access rule"));

@@ -1,9 +1,11 @@
 //! Video walls through the API: walls and monitors, pushing cameras, scenes and incidents,
-//! restore, the wall event stream with replay, kiosk tokens and their limits, jurisdiction,
-//! the audit log and the tour driver (with an injected time, no waiting).
+//! restore, the wall event stream with replay, kiosk tokens and their limits, their renewal
+//! and revocation, jurisdiction, the audit log and the tour driver (with an injected time,
+//! no waiting).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use watchpost_command::access::Jurisdiction;
@@ -29,6 +31,7 @@ watchpost_command::on_both_backends!(
     "web-walls",
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)],
     walls_show_cameras_scenes_and_incidents_to_users_and_kiosks,
+    kiosk_links_renew_themselves_until_revoked,
 );
 
 fn parse(body: &str) -> Value {
@@ -619,4 +622,132 @@ async fn walls_show_cameras_scenes_and_incidents_to_users_and_kiosks(f: &TestDb)
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     state.hub.shutdown().await;
+}
+
+async fn kiosk_links_renew_themselves_until_revoked(f: &TestDb) {
+    let (state, _) = walls_state(f).await;
+    let wall = json!({"id": "hall-k", "name": "Kiosk hall", "scope": {"district": "Chaoyang"},
+        "monitors": [{"id": "1"}, {"id": "2"}]});
+    let (status, answer) = post(&state, "/api/v1/walls", wall).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let monitor = "/api/v1/walls/hall-k/monitors/1";
+    let issue = |m: &'static str| {
+        let state = state.clone();
+        async move {
+            let uri = format!("/api/v1/walls/hall-k/monitors/{m}/kiosk-token");
+            let (status, answer) = post(&state, &uri, json!({"ttl_s": 3600})).await;
+            assert_eq!(status, StatusCode::CREATED, "{answer}");
+            answer["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let (first, other) = (issue("1").await, issue("2").await);
+
+    // The page renews its token: the same monitor and page, the same one-hour lifetime
+    // from now; the new token works.
+    let renewal = format!("{monitor}/kiosk-token/renewal");
+    let (status, body) = as_token(&state, &first, "POST", &renewal, Value::Null).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let renewed = parse(&body);
+    assert_eq!(renewed["path"], "wall/hall-k/1");
+    assert_eq!(renewed["page"], "/wall/hall-k/1");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let left_ms = renewed["expires_at"].as_i64().unwrap() - now_ms;
+    assert!(
+        (3_595_000..=3_600_000).contains(&left_ms),
+        "{left_ms} ms left"
+    );
+    let renewed = renewed["token"].as_str().unwrap().to_owned();
+    let (status, body) = as_token(&state, &renewed, "GET", monitor, Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A renewal is the page's own: a user issues a new link instead (400), another
+    // monitor's token is refused (403), and so is a tile's stream token.
+    let (status, _, body) = send(&state, "POST", &renewal, JSON, "", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = as_token(&state, &other, "POST", &renewal, Value::Null).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // A page following the wall's events with the first token.
+    let mut events = event_stream(&state, "hall-k", &format!("Bearer {first}"), Some("0")).await;
+
+    // Revoking monitor 1's links: every token of it, renewed or not, is refused (401)
+    // everywhere; the open event stream ends; monitor 2's link still works; a link issued
+    // afterwards works.
+    let revoke = format!("{monitor}/kiosk-tokens");
+    let (status, _, body) = send(&state, "DELETE", &revoke, JSON, "", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    for token in [&first, &renewed] {
+        for (method, uri, body) in [
+            ("GET", monitor.to_owned(), Value::Null),
+            ("POST", renewal.clone(), Value::Null),
+            (
+                "POST",
+                format!("{monitor}/stream-tokens"),
+                json!({"path": "cam/none/main"}),
+            ),
+            ("GET", "/api/v1/walls/hall-k/events".to_owned(), Value::Null),
+        ] {
+            let (status, answer) = as_token(&state, token, method, &uri, body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}: {answer}");
+            assert!(answer.contains("revoked"), "{answer}");
+        }
+    }
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(frame) = events.frame().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the revoked page's event stream is still open"
+    );
+    let (status, body) = as_token(
+        &state,
+        &other,
+        "GET",
+        "/api/v1/walls/hall-k/monitors/2",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = issue("1").await;
+    let (status, body) = as_token(&state, &fresh, "POST", &renewal, Value::Null).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, body) = send(
+        &state,
+        "DELETE",
+        "/api/v1/walls/hall-k/monitors/9/kiosk-tokens",
+        JSON,
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // The audit log has the renewals (by the link's issuer) and the revocation.
+    let (status, _, body) = get(&state, "/api/v1/audit?action=stream_token_issued").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let audit = parse(&body);
+    let renewals = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "wall/hall-k/1" && e["detail"]["kind"] == "kiosk_renewal")
+        .count();
+    assert_eq!(renewals, 2, "{body}");
+    let (status, _, body) = get(&state, "/api/v1/audit?action=wall_changed").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        parse(&body)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target"] == "wall/hall-k"
+                && e["detail"]["change"] == "kiosk_tokens_revoked"
+                && e["detail"]["monitor"] == "1"),
+        "{body}"
+    );
 }
