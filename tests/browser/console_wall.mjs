@@ -287,6 +287,29 @@ try {
     page: new URL(kioskUrl).pathname, token_in_fragment: new URL(kioskUrl).hash.startsWith('#token='),
     query: new URL(kioskUrl).search, tiles: m.tiles, shown: m.shown,
   };
+  // The page renewed its token at load and keeps it in the fragment: a reload (what a wall
+  // PC does after a power cut) plays with the renewed one.
+  const renewed = await until('the linked page to renew its token',
+    () => linked.evaluate(() => ({ renewals: window.wall.renewals, expires_at: window.wall.expiresAt, hash: location.hash })),
+    x => x.renewals >= 1);
+  await linked.reload();
+  m = await until('the linked monitor page to play after a reload', () => monitor(linked), x => shows(x, pathsGrid));
+  result.kiosk_link.renewed = {
+    renewals: renewed.renewals, expires_in_s: Math.round((renewed.expires_at - Date.now()) / 1000),
+    token_in_fragment: renewed.hash.startsWith('#token='), tiles_after_reload: m.tiles,
+  };
+
+  // 11. Revoking the monitor's links in the panel (confirmed) stops both pages that use
+  // them (the one opened with the test's token and the panel's link) within seconds.
+  page.once('dialog', d => d.accept());
+  const revokedAt = Date.now();
+  await page.click('[data-test=kiosk-revoke]');
+  const refused = async p => p.evaluate(() => ({
+    refused: window.wall.refused, tiles: document.querySelectorAll('#grid video').length, status: window.wall.error,
+  }));
+  const stoppedPages = [];
+  for (const p of [linked, wall]) stoppedPages.push(await until('a revoked page to stop', () => refused(p), x => x.refused && x.tiles === 0));
+  result.revoked = { ms: Date.now() - revokedAt, pages: stoppedPages };
   code = 0;
 } catch (e) {
   console.error(String(e && e.stack || e));

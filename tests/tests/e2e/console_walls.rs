@@ -20,7 +20,10 @@ use crate::whep::{ADMIN_PASSWORD, artifacts_dir, get_json, http, run_browser_scr
 /// incident's cameras sent to the monitor from the incident panel, and restored; the
 /// palette finds the scene by name and shows it on the grid; the focused tile's camera
 /// goes to monitor tile 0. A Chaoyang viewer then sees the monitor and the scenes (saved
-/// under the wall's scope) but no write action. Every push is audited `wall_pushed`.
+/// under the wall's scope) but no write action. The panel's monitor page link plays in a
+/// browser without a session, renews its token and plays again after a reload; revoking
+/// the monitor's links in the panel stops both monitor pages. Every push is audited
+/// `wall_pushed`.
 /// Screenshots:
 /// `<target>/test-artifacts/console-wall.png`, `monitor.png` and `monitor-incident.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +251,32 @@ async fn the_console_pushes_scenes_tours_and_incidents_to_a_monitor_that_follows
     assert_eq!(link["query"], "", "{result}");
     assert_eq!(link["tiles"], unsaved["tiles"], "{result}");
     decoded(link, &["gate", "gate", "yard"]);
+    // It renewed its token (keeping the link's lifetime, the server's longest: 24 h) and
+    // plays again after a reload with the renewed token from its fragment.
+    let renewed = &link["renewed"];
+    assert!(renewed["renewals"].as_u64().unwrap() >= 1, "{result}");
+    assert_eq!(renewed["token_in_fragment"], true, "{result}");
+    let expires_in = renewed["expires_in_s"].as_i64().unwrap();
+    assert!((86_000..=86_400).contains(&expires_in), "{result}");
+    assert_eq!(renewed["tiles_after_reload"], unsaved["tiles"], "{result}");
+
+    // 11. Revoking the monitor's links stops both pages that use one (the panel's link and
+    // the test's own kiosk token), with no tile left and the reason shown.
+    let revoked = &result["revoked"];
+    let pages = revoked["pages"].as_array().expect("the revoked pages");
+    assert_eq!(pages.len(), 2, "{result}");
+    for page in pages {
+        assert_eq!(page["refused"], true, "{result}");
+        assert_eq!(page["tiles"], 0, "{result}");
+        assert!(
+            page["status"].as_str().unwrap().contains("revoked"),
+            "{result}"
+        );
+    }
+    eprintln!(
+        "console walls: revoked pages stopped after {} ms",
+        revoked["ms"]
+    );
 
     // The server's view agrees, and every push is audited.
     let view = get_json(addr, "/api/v1/walls/hall/monitors/m1").await;

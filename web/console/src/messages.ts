@@ -94,10 +94,15 @@ const zhCN = {
   'authority.national': '国家级',
   // ── walls (zh-CN) ──
   'walls.kioskLink': '监视器页面链接',
-  'walls.kioskHint': '为此监视器生成一个免登录的播放链接（令牌仅对此监视器有效，到期失效），在大屏电脑上打开',
+  'walls.kioskHint': '为此监视器生成一个免登录的播放链接（令牌仅对此监视器有效，页面自动续期，直到被作废），在大屏电脑上打开',
   'walls.kioskOpen': '打开',
-  'walls.kioskExpires': '有效至 {time}',
+  'walls.kioskExpires': '首个令牌有效至 {time}（打开的页面会自动续期）',
   'walls.kioskFailed': '无法生成监视器链接：{reason}',
+  'walls.kioskRevoke': '作废链接',
+  'walls.kioskRevokeHint': '作废此监视器已发出的所有页面链接（含自动续期的）：打开这些链接的大屏几秒内停止播放；之后生成的新链接可用',
+  'walls.kioskRevokeConfirm': '作废监视器 {monitor} 的所有页面链接？使用这些链接的大屏将停止播放。',
+  'walls.kioskRevoked': '已作废此监视器的所有页面链接',
+  'walls.kioskRevokeFailed': '无法作废监视器链接：{reason}',
   'walls.title': '视频墙',
   'walls.none': '没有可用的视频墙',
   'walls.wall': '墙',
@@ -255,7 +260,7 @@ const zhCN = {
   'map.reset': '复位视图',
   'map.loadFailed': '无法加载地图数据：{reason}',
   'map.boundaryFailed': '无法加载行政区边界：{reason}',
-  'map.noBoundaries': '未随附行政区边界（没有可再分发的数据来源）；区名标注在区政府所在地',
+  'map.noBoundaries': '行政区边界文件中没有行政区；区名标注在区政府所在地',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
@@ -348,10 +353,15 @@ const en: Record<MessageKey, string> = {
   'authority.national': 'national',
   // ── walls (en) ──
   'walls.kioskLink': 'Monitor page link',
-  'walls.kioskHint': 'Make a link that plays this monitor without logging in (its token is good for this monitor only, until it expires); open it on the wall PC',
+  'walls.kioskHint': 'Make a link that plays this monitor without logging in (its token is good for this monitor only; the page renews it until the links are revoked); open it on the wall PC',
   'walls.kioskOpen': 'Open',
-  'walls.kioskExpires': 'valid until {time}',
+  'walls.kioskExpires': 'first token valid until {time} (the open page renews it)',
   'walls.kioskFailed': 'Cannot make the monitor link: {reason}',
+  'walls.kioskRevoke': 'Revoke links',
+  'walls.kioskRevokeHint': 'Revoke every page link made for this monitor (renewed ones included): wall PCs that opened them stop within seconds; links made afterwards work',
+  'walls.kioskRevokeConfirm': 'Revoke every page link of monitor {monitor}? Wall PCs using them stop playing.',
+  'walls.kioskRevoked': 'Every page link of this monitor is revoked',
+  'walls.kioskRevokeFailed': 'Cannot revoke the monitor links: {reason}',
   'walls.title': 'Video wall',
   'walls.none': 'No video walls',
   'walls.wall': 'Wall',
@@ -509,7 +519,7 @@ const en: Record<MessageKey, string> = {
   'map.reset': 'Reset view',
   'map.loadFailed': 'Could not load the map data: {reason}',
   'map.boundaryFailed': 'Could not load the district boundaries: {reason}',
-  'map.noBoundaries': 'District boundaries not shipped (no redistributable source); names mark the district seats',
+  'map.noBoundaries': 'The boundary file holds no district; names mark the district seats',
 };
 
 export const messages: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };

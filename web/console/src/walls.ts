@@ -230,7 +230,8 @@ export interface KioskToken {
 /**
  * Issues a kiosk token for the monitor (needs `issue_stream_token`; audited by the
  * server): the link a wall PC opens to play the monitor without an operator session. The
- * server's longest lifetime (`security.stream_token_max_ttl`) when `ttlS` is not given.
+ * server's longest lifetime (`security.stream_token_max_ttl`) when `ttlS` is not given;
+ * the monitor page renews it by itself until the monitor's links are revoked.
  */
 export function kioskToken(wall: string, monitor: string, ttlS?: number): Promise<KioskToken> {
   return send<KioskToken>(
@@ -238,6 +239,15 @@ export function kioskToken(wall: string, monitor: string, ttlS?: number): Promis
     `/api/v1/walls/${enc(wall)}/monitors/${enc(monitor)}/kiosk-token`,
     ttlS === undefined ? {} : { ttl_s: ttlS },
   );
+}
+
+/**
+ * Revokes every kiosk token (monitor page link) of the monitor issued so far, renewed
+ * ones included (needs `issue_stream_token`; audited): their pages stop within seconds.
+ * Links made afterwards work.
+ */
+export function revokeKioskTokens(wall: string, monitor: string): Promise<void> {
+  return call<void>(`/api/v1/walls/${enc(wall)}/monitors/${enc(monitor)}/kiosk-tokens`, { method: 'DELETE' });
 }
 
 /** The wall's event stream URL (server-sent events; the session cookie authorises it). */
