@@ -538,6 +538,7 @@ async fn monitor_view(
         ("monitor" = String, Path, description = "Monitor id")),
     responses(
         (status = 200, description = "The monitor; `ETag` its revision", body = MonitorView),
+        (status = 401, description = "A monitor page link that was revoked or expired", body = ErrorBody),
         (status = 403, description = "Outside the caller's jurisdiction, or a token for another monitor", body = ErrorBody),
         (status = 404, description = "No such wall or monitor", body = ErrorBody),
     ))]
@@ -794,6 +795,7 @@ fn to_event(event: &WallEvent) -> Event {
         (status = 200, description = "An endless `text/event-stream`; each event's data is a wall event",
             content_type = "text/event-stream", body = WallEvent),
         (status = 400, description = "Last-Event-ID is not an event id", body = ErrorBody),
+        (status = 401, description = "A monitor page link that was revoked or expired", body = ErrorBody),
         (status = 403, description = "Outside the caller's jurisdiction, or a token for another wall", body = ErrorBody),
         (status = 404, description = "No such wall or monitor", body = ErrorBody),
     ))]
@@ -907,18 +909,45 @@ async fn issue_kiosk_token(
         json_body(&headers, &body)?
     };
     let user = caller.user()?;
-    let path = kiosk_path(&wall, &monitor);
     let ttl = body.ttl_s.map_or(Duration::MAX, Duration::from_secs);
     let epoch = store(&state)?.kiosk_epoch(&wall, &monitor).await?;
-    let access = access(&state)?;
-    let (token, expires_at) = access.kiosk_token(&path, &user.id, ttl, epoch);
+    let kiosk = KioskIssue {
+        issued_by: &user.id,
+        ttl,
+        epoch,
+        kind: "kiosk",
+    };
+    kiosk_answer(&state, &caller, &wall, &monitor, kiosk).await
+}
+
+/// What a kiosk token is issued with, and the audit entry's `detail.kind`.
+struct KioskIssue<'a> {
+    issued_by: &'a UserId,
+    ttl: Duration,
+    epoch: i64,
+    kind: &'static str,
+}
+
+/// Issues the kiosk token of `wall/monitor`, audits it (`stream_token_issued`) and answers
+/// 201 with it and the monitor page.
+async fn kiosk_answer(
+    state: &AppState,
+    caller: &Caller,
+    wall: &WallId,
+    monitor: &MonitorId,
+    issue: KioskIssue<'_>,
+) -> Result<Response, ApiError> {
+    let path = kiosk_path(wall, monitor);
+    let access = access(state)?;
+    let (token, expires_at) = access.kiosk_token(&path, issue.issued_by, issue.ttl, issue.epoch);
     access
         .store()
         .append_audit(
             NewAuditEntry::new(&caller.audit(), AuditAction::StreamTokenIssued, now_ms())
                 .target(path.as_str())
                 .detail("expires_at", expires_at)
-                .detail("kind", "kiosk"),
+                .detail("kind", issue.kind)
+                .detail("issued_by", issue.issued_by.as_str()),
         )
         .await?;
     Ok((
@@ -963,31 +992,13 @@ async fn renew_kiosk_token(
     };
     // The monitor exists and the token is this monitor's, not revoked.
     viewable_monitor(&state, &caller, &wall, &monitor).await?;
-    let path = kiosk_path(&wall, &monitor);
-    let lifetime = Duration::from_secs(u64::try_from(claims.exp - claims.iat).unwrap_or(0));
-    let access = access(&state)?;
-    let (token, expires_at) =
-        access.kiosk_token(&path, &claims.issued_by, lifetime, claims.kiosk_epoch);
-    access
-        .store()
-        .append_audit(
-            NewAuditEntry::new(&caller.audit(), AuditAction::StreamTokenIssued, now_ms())
-                .target(path.as_str())
-                .detail("expires_at", expires_at)
-                .detail("kind", "kiosk_renewal")
-                .detail("issued_by", claims.issued_by.as_str()),
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenAnswer {
-            token: token.into_exposed(),
-            page: Some(format!("/wall/{wall}/{monitor}")),
-            path,
-            expires_at,
-        }),
-    )
-        .into_response())
+    let kiosk = KioskIssue {
+        issued_by: &claims.issued_by,
+        ttl: Duration::from_secs(u64::try_from(claims.exp - claims.iat).unwrap_or(0)),
+        epoch: claims.kiosk_epoch,
+        kind: "kiosk_renewal",
+    };
+    kiosk_answer(&state, &caller, &wall, &monitor, kiosk).await
 }
 
 /// Revoke every kiosk token (monitor page link) of a monitor issued so far, renewed ones
@@ -1050,6 +1061,7 @@ struct TileTokenBody {
     request_body = TileTokenBody,
     responses(
         (status = 201, description = "The stream token", body = TokenAnswer),
+        (status = 401, description = "A monitor page link that was revoked or expired", body = ErrorBody),
         (status = 403, description = "The path is not on the monitor, or a token for another monitor", body = ErrorBody),
         (status = 404, description = "No such wall or monitor", body = ErrorBody),
     ))]
