@@ -35,9 +35,10 @@ use utoipa_axum::routes;
 use watchpost_command::Database;
 use watchpost_command::access::{
     AccessStore, Action, AuditAction, AuditContext, AuditFilter, AuditPage, Authenticated,
-    Jurisdiction, LimitConfig, LoginLimiter, NewAuditEntry, NewUser, Password, PasswordHasher,
-    PasswordParams, Scope, SessionClaims, SessionId, SignedToken, StreamClaims, StreamViewFilter,
-    StreamViewPage, TokenError, TokenKey, User, UserFilter, UserId, UserPage, UserUpdate,
+    Jurisdiction, LimitConfig, LoginLimiter, MAX_TARGET, NewAuditEntry, NewUser, Outcome, Password,
+    PasswordHasher, PasswordParams, Scope, SessionClaims, SessionId, SignedToken, StreamClaims,
+    StreamViewFilter, StreamViewPage, TokenError, TokenKey, User, UserFilter, UserId, UserPage,
+    UserUpdate,
 };
 use watchpost_config::Config;
 
@@ -683,7 +684,8 @@ pub(crate) async fn authorize(
         return next.run(request).await;
     };
     let template = matched.as_str();
-    let rule = match operation_of(request.method(), template) {
+    let operation = operation_of(request.method(), template);
+    let rule = match operation {
         Some(op) => rule(op),
         None if PUBLIC_PAGES.contains(&template) => Some(Rule::Public),
         None => None,
@@ -716,9 +718,16 @@ pub(crate) async fn authorize(
         Ok(None) => return ApiError::Unauthorized("log in first".into()).into_response(),
         Err(err) => return err.into_response(),
     };
+    let refused = Refused {
+        context: caller.audit(),
+        method: request.method().clone(),
+        path: request.uri().path().to_owned(),
+        operation: operation.unwrap_or_default(),
+    };
     if let Ok(user) = caller.user()
         && !user.role.may(action)
     {
+        refused.record(access, "role", action).await;
         return ApiError::Forbidden(format!(
             "the {} role may not {}",
             user.role.as_str(),
@@ -727,7 +736,43 @@ pub(crate) async fn authorize(
         .into_response();
     }
     request.extensions_mut().insert(caller);
-    next.run(request).await
+    let response = next.run(request).await;
+    if response.status() == StatusCode::FORBIDDEN {
+        // The handler refused: the item is outside the caller's jurisdiction, or (for a
+        // stream token) not its path or monitor.
+        refused.record(access, "scope", action).await;
+    }
+    response
+}
+
+/// A request refused with 403, for the audit log (`access_denied`, outcome `denied`,
+/// target: the method and path asked for).
+struct Refused {
+    context: AuditContext,
+    method: Method,
+    path: String,
+    operation: &'static str,
+}
+
+impl Refused {
+    /// Appends the entry; `reason`: `role` (the role may not do `action`) or `scope` (the
+    /// handler refused the item). A failure to write is logged, never the caller's
+    /// problem: the answer stays 403.
+    async fn record(&self, access: &Access, reason: &str, action: Action) {
+        let mut target = format!("{} {}", self.method, self.path);
+        if target.chars().count() > MAX_TARGET {
+            target = target.chars().take(MAX_TARGET).collect();
+        }
+        let entry = NewAuditEntry::new(&self.context, AuditAction::AccessDenied, now_ms())
+            .outcome(Outcome::Denied)
+            .target(target.as_str())
+            .detail("operation", self.operation)
+            .detail("action", action.as_str())
+            .detail("reason", reason);
+        if let Err(error) = access.store().append_audit(entry).await {
+            tracing::warn!(%error, path = %self.path, "could not audit a refused request");
+        }
+    }
 }
 
 /// The access routes, nested under `/api/v1`.

@@ -1164,3 +1164,102 @@ async fn the_audit_log_records_changes_and_cannot_be_changed_through_the_api() {
     let again: Value = serde_json::from_str(&again).unwrap();
     assert_eq!(again["items"][0]["id"], entry, "nothing was removed");
 }
+
+/// Refused requests are audited (`access_denied`, outcome `denied`, target: method and
+/// path): one the caller's role may not make, and one for an item outside the caller's
+/// jurisdiction. Allowed requests write no such entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_audited() {
+    let state = super::state_with_devices("audit-denied").await;
+    let camera = json!({"id": "gate", "name": "Gate", "category": "oil_depot", "enabled": false,
+        "division": {"district": B_DISTRICT}, "main_url": "rtsp://127.0.0.1:9/main"});
+    let (status, _, answer) = send(
+        &state,
+        "POST",
+        "/api/v1/cameras",
+        JSON,
+        &camera.to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let viewer = json!({"username": "a-viewer", "display_name": "Viewer", "role": "viewer",
+        "jurisdiction": Jurisdiction::District { district: A_DISTRICT.into() },
+        "password": PASSWORD});
+    let (status, _, answer) = send(
+        &state,
+        "POST",
+        "/api/v1/users",
+        JSON,
+        &viewer.to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let login = json!({"username": "a-viewer", "password": PASSWORD}).to_string();
+    let (status, _, answer) = send(&state, "POST", "/api/v1/auth/login", JSON, &login, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let token = serde_json::from_str::<Value>(&answer).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let camera_b = json!({"id": "other", "name": "Other", "category": "oil_depot",
+        "division": {"district": A_DISTRICT}, "main_url": "rtsp://127.0.0.1:9/main"})
+    .to_string();
+    for (method, uri, body, expect) in [
+        // The role: a viewer may not add cameras.
+        (
+            "POST",
+            "/api/v1/cameras",
+            camera_b.as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+        // The jurisdiction: a Fengtai camera for a Chaoyang viewer.
+        ("GET", "/api/v1/cameras/gate", "", StatusCode::FORBIDDEN),
+        // Allowed: no entry.
+        ("GET", "/api/v1/cameras", "", StatusCode::OK),
+    ] {
+        let (status, _, answer) = call(&state, method, uri, body, Some(&token), None).await;
+        assert_eq!(status, expect, "{method} {uri}: {answer}");
+    }
+
+    let (status, _, answer) = super::get(&state, "/api/v1/audit?action=access_denied").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let page: Value = serde_json::from_str(&answer).unwrap();
+    let mut entries: Vec<(&str, &str, &str, &str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap(),
+                e["actor"]["username"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                e["detail"]["operation"].as_str().unwrap(),
+                e["detail"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    entries.sort_unstable();
+    assert_eq!(
+        entries,
+        [
+            (
+                "GET /api/v1/cameras/gate",
+                "a-viewer",
+                "denied",
+                "get_camera",
+                "scope"
+            ),
+            (
+                "POST /api/v1/cameras",
+                "a-viewer",
+                "denied",
+                "create_camera",
+                "role"
+            ),
+        ],
+        "{answer}"
+    );
+}
